@@ -1,0 +1,21 @@
+"""The domain-event outbox: `emit` writes an Event in the caller's transaction; webhooks fan out on commit."""
+
+from django.db import models, transaction
+
+from core.jsonable import to_jsonable
+from core.models import Event
+
+
+def emit(type: str, subject: models.Model, data: dict | None = None, *, actor=None) -> Event:
+    """Record that `type` happened to `subject`. Must run inside the transaction that made the change."""
+    event = Event.objects.create(
+        type=type,
+        subject_type=subject._meta.label_lower,
+        subject_id=str(subject.pk),
+        data=to_jsonable(data or {}),
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    from core.tasks import fan_out_event
+
+    transaction.on_commit(lambda: fan_out_event.delay(event.id))
+    return event

@@ -1,0 +1,55 @@
+"""The roles of DESIGN.md "Access" as named groups, and the checks services, views and the API use."""
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    CONSULTANT = "consultant", "Consultant"
+    PROJECT_MANAGER = "project_manager", "Project manager"
+    RESOURCE_MANAGER = "resource_manager", "Resource manager"
+    FINANCE = "finance", "Finance"
+    EXECUTIVE = "executive", "Executive"
+    ADMIN = "admin", "Administrator"
+    INTEGRATOR = "integrator", "Integrator"
+
+
+# Django model permissions granted to each role's group, as "app_label.action_model" where action is
+# view/add/change/delete, or "app_label.*" for every permission of an app. Apps extend this as they land.
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    Role.CONSULTANT: [],
+    Role.PROJECT_MANAGER: [],
+    Role.RESOURCE_MANAGER: [],
+    Role.FINANCE: ["core.view_auditevent", "core.view_event"],
+    Role.EXECUTIVE: ["core.view_auditevent", "core.view_event"],
+    Role.ADMIN: ["core.*", "django_celery_beat.*"],
+    Role.INTEGRATOR: ["core.view_event", "core.add_webhooksubscription", "core.change_webhooksubscription"],
+}
+
+
+def user_roles(user) -> set[str]:
+    """The user's role names; superusers hold every role. Cached on the user object for the request."""
+    if not getattr(user, "is_authenticated", False):
+        return set()
+    cached = getattr(user, "_ledgerline_roles", None)
+    if cached is None:
+        if user.is_superuser:
+            cached = set(Role.values)
+        else:
+            cached = set(user.groups.filter(name__in=Role.values).values_list("name", flat=True))
+        user._ledgerline_roles = cached
+    return cached
+
+
+def has_role(user, *roles: str) -> bool:
+    """True if the user holds any of `roles`; admins pass every role check."""
+    held = user_roles(user)
+    return Role.ADMIN in held or bool(held.intersection(roles))
+
+
+def require_role(user, *roles: str) -> None:
+    """Raise the domain permission error unless the user holds one of `roles`."""
+    from core.errors import PermissionDenied
+
+    if not has_role(user, *roles):
+        names = ", ".join(Role(r).label.lower() for r in roles)
+        raise PermissionDenied(f"This action needs one of these roles: {names}.")

@@ -8,11 +8,11 @@ def postgres_only_sql(sql: str, reverse_sql: str) -> migrations.RunPython:
 
     def forwards(apps, schema_editor):
         if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(sql)
+            schema_editor.execute(sql, params=None)
 
     def backwards(apps, schema_editor):
         if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(reverse_sql)
+            schema_editor.execute(reverse_sql, params=None)
 
     return migrations.RunPython(forwards, backwards, elidable=False)
 

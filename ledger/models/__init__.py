@@ -1,0 +1,19 @@
+from .ar import Allocation, ArItem, Payment, WriteOffRequest
+from .journal import AccountBalance, EntrySequence, JournalEntry, JournalLine
+from .master import Currency, ExchangeRate, FiscalPeriod, GLAccount, LegalEntity
+
+__all__ = [
+    "AccountBalance",
+    "Allocation",
+    "ArItem",
+    "Currency",
+    "EntrySequence",
+    "ExchangeRate",
+    "FiscalPeriod",
+    "GLAccount",
+    "JournalEntry",
+    "JournalLine",
+    "LegalEntity",
+    "Payment",
+    "WriteOffRequest",
+]

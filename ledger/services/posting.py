@@ -1,0 +1,400 @@
+"""The one entry point that writes the general ledger: `post_entries` (and `post_entry` for one).
+
+Every posting is validated here (lines, accounts, open period, balance per currency, functional
+amounts at the dated rate), numbered gaplessly, and added to the per-day account balances in the
+same transaction. PostgreSQL re-checks balance, immutability and the open period on its own.
+"""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.db import IntegrityError, connection, transaction
+from django.db.utils import DatabaseError
+
+from core.money import minor_unit_exponent, quantize
+from ledger.choices import AccountRole, PeriodStatus
+from ledger.errors import InactiveAccount, InvalidPosting, PeriodClosed, PeriodMissing, UnbalancedEntry
+from ledger.models import (
+    AccountBalance,
+    EntrySequence,
+    FiscalPeriod,
+    GLAccount,
+    JournalEntry,
+    JournalLine,
+    LegalEntity,
+)
+from ledger.selectors import exchange_rate
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    """One line to post. Give `debit` or `credit` in the transaction currency.
+
+    `functional_debit`/`functional_credit` override the conversion at the dated rate; a line with a
+    zero transaction amount and only a functional amount carries an FX difference.
+    """
+
+    account: GLAccount
+    currency: str
+    debit: Decimal = ZERO
+    credit: Decimal = ZERO
+    functional_debit: Decimal | None = None
+    functional_credit: Decimal | None = None
+    client_id: int | None = None
+    project_id: int | None = None
+    person_id: int | None = None
+    memo: str = ""
+
+
+@dataclass(frozen=True)
+class EntrySpec:
+    legal_entity: LegalEntity
+    date: date
+    memo: str
+    lines: Sequence[LineSpec]
+    source_type: str
+    source_id: str
+    posting_key: str
+    reversal_of_id: int | None = None
+
+
+@dataclass
+class _Prepared:
+    spec: EntrySpec
+    period: FiscalPeriod
+    lines: list[JournalLine] = field(default_factory=list)
+
+
+def post_entry(
+    *, actor, legal_entity, date, memo, lines, source_type, source_id, posting_key
+) -> JournalEntry:
+    """Post one balanced entry, or return the entry already posted under `posting_key`."""
+    spec = EntrySpec(
+        legal_entity=legal_entity,
+        date=date,
+        memo=memo,
+        lines=list(lines),
+        source_type=source_type,
+        source_id=str(source_id),
+        posting_key=posting_key,
+    )
+    return post_entries(actor=actor, entries=[spec])[0]
+
+
+@transaction.atomic
+def post_entries(*, actor, entries: Sequence[EntrySpec]) -> list[JournalEntry]:
+    """Post many entries set-wise: one sequence lock per entity-year, bulk inserts, one balance upsert.
+
+    Returns the entries in the order given; a key posted before returns its existing entry.
+    """
+    keys = [spec.posting_key for spec in entries]
+    if len(set(keys)) != len(keys):
+        raise InvalidPosting("Two entries in one posting share a posting key.")
+    try:
+        with transaction.atomic():
+            return _post(actor, entries)
+    except IntegrityError as exc:
+        if "posting_key" not in str(exc):
+            raise
+    # A concurrent twin committed one of these keys first: its entries stand, post the rest.
+    return _post(actor, entries)
+
+
+def _post(actor, entries: Sequence[EntrySpec]) -> list[JournalEntry]:
+    existing = {
+        e.posting_key: e
+        for e in JournalEntry.objects.filter(posting_key__in=[s.posting_key for s in entries])
+    }
+    new_specs = [spec for spec in entries if spec.posting_key not in existing]
+    if new_specs:
+        prepared = _prepare(new_specs)
+        created = _insert(actor, prepared)
+        existing.update({entry.posting_key: entry for entry in created})
+    return [existing[spec.posting_key] for spec in entries]
+
+
+def _prepare(specs: Sequence[EntrySpec]) -> list[_Prepared]:
+    accounts = _accounts_of(specs)
+    periods = _periods_for(specs)
+    rates: dict[tuple[str, str, date], Decimal] = {}
+    rounding_accounts: dict[int, GLAccount] = {}
+    prepared = []
+    for spec in specs:
+        entity = spec.legal_entity
+        functional = entity.functional_currency
+        if len(spec.lines) < 2:
+            raise UnbalancedEntry(
+                "A journal entry needs at least two lines.", fields={"lines": ["At least two lines."]}
+            )
+        if not spec.memo.strip():
+            raise InvalidPosting("Give the entry a memo.", fields={"memo": ["This field is required."]})
+        totals: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+        for index, line in enumerate(spec.lines):
+            _check_line(index, line, accounts, entity)
+            totals[line.currency][0] += line.debit
+            totals[line.currency][1] += line.credit
+        for currency, (debit, credit) in totals.items():
+            if debit != credit:
+                raise UnbalancedEntry(
+                    f"Debits ({debit}) and credits ({credit}) in {currency} differ by {debit - credit}.",
+                    fields={"lines": [f"{currency} does not balance."]},
+                )
+        item = _Prepared(spec=spec, period=periods[(entity.pk, spec.date)])
+        converted = 0
+        for index, line in enumerate(spec.lines):
+            if line.functional_debit is None and line.functional_credit is None:
+                key = (line.currency, functional, spec.date)
+                if key not in rates:
+                    rates[key] = exchange_rate(line.currency, functional, spec.date)
+                rate = rates[key]
+                fn_debit, fn_credit = (
+                    quantize(line.debit * rate, functional),
+                    quantize(line.credit * rate, functional),
+                )
+                converted += line.currency != functional
+            else:
+                fn_debit, fn_credit = line.functional_debit or ZERO, line.functional_credit or ZERO
+                amount = line.debit or line.credit
+                rate = (fn_debit or fn_credit) / amount if amount else ZERO
+                _check_amount(index, "functional amount", fn_debit + fn_credit, functional)
+            item.lines.append(_line(spec, line, rate, fn_debit, fn_credit))
+        _balance_functional(item, converted, functional, rounding_accounts)
+        prepared.append(item)
+    return prepared
+
+
+def _check_line(index: int, line: LineSpec, accounts: dict[int, GLAccount], entity: LegalEntity) -> None:
+    where = f"Line {index + 1}"
+    account = accounts.get(line.account.pk)
+    if account is None or account.legal_entity_id != entity.pk:
+        raise InvalidPosting(
+            f"{where}: the account belongs to another legal entity.", fields={"lines": [where]}
+        )
+    if not account.active:
+        raise InactiveAccount(f"{where}: account {account} is inactive.", fields={"lines": [where]})
+    if line.debit < 0 or line.credit < 0:
+        raise InvalidPosting(f"{where}: amounts must not be negative.", fields={"lines": [where]})
+    sides = (line.debit > 0) + (line.credit > 0)
+    functional_sides = ((line.functional_debit or ZERO) > 0) + ((line.functional_credit or ZERO) > 0)
+    # A line with no transaction amount is allowed only as a pure functional-currency difference.
+    if sides == 2 or functional_sides == 2 or (sides == 0 and functional_sides != 1):
+        raise InvalidPosting(
+            f"{where}: give a debit or a credit, not both or neither.", fields={"lines": [where]}
+        )
+    _check_amount(index, "amount", line.debit + line.credit, line.currency)
+
+
+def _check_amount(index: int, what: str, amount: Decimal, currency: str) -> None:
+    try:
+        places = minor_unit_exponent(currency)
+    except ValueError as exc:
+        raise InvalidPosting(f"Line {index + 1}: {exc}.", fields={"lines": [f"Line {index + 1}"]}) from exc
+    if amount != quantize(amount, currency):
+        raise InvalidPosting(
+            f"Line {index + 1}: the {what} {amount} has more than {places} decimals for {currency}.",
+            fields={"lines": [f"Line {index + 1}"]},
+        )
+
+
+def _balance_functional(
+    item: _Prepared, converted: int, functional: str, rounding: dict[int, GLAccount]
+) -> None:
+    """Conversion rounding leaves at most half a minor unit per converted line: book it to FX rounding."""
+    difference = sum(line.functional_debit - line.functional_credit for line in item.lines)
+    if difference == 0:
+        return
+    tolerance = Decimal(converted) / 2 * Decimal(1).scaleb(-minor_unit_exponent(functional))
+    if abs(difference) > tolerance:
+        raise UnbalancedEntry(
+            f"Functional debits and credits differ by {difference} {functional}.",
+            fields={"lines": ["The functional amounts do not balance."]},
+        )
+    entity = item.spec.legal_entity
+    if entity.pk not in rounding:
+        rounding[entity.pk] = GLAccount.objects.get(legal_entity=entity, role=AccountRole.FX_ROUNDING)
+    foreign = next(line.currency for line in item.lines if line.currency != functional)
+    spec = LineSpec(
+        account=rounding[entity.pk],
+        currency=foreign,
+        functional_debit=-difference if difference < 0 else ZERO,
+        functional_credit=difference if difference > 0 else ZERO,
+        memo="FX conversion rounding",
+    )
+    item.lines.append(_line(item.spec, spec, ZERO, spec.functional_debit, spec.functional_credit))
+
+
+def _line(spec: EntrySpec, line: LineSpec, rate, fn_debit, fn_credit) -> JournalLine:
+    return JournalLine(
+        legal_entity_id=spec.legal_entity.pk,
+        date=spec.date,
+        account_id=line.account.pk,
+        currency=line.currency,
+        debit=line.debit,
+        credit=line.credit,
+        rate=Decimal(rate).quantize(Decimal("1E-12")),
+        functional_debit=fn_debit,
+        functional_credit=fn_credit,
+        client_id=line.client_id,
+        project_id=line.project_id,
+        person_id=line.person_id,
+        memo=line.memo[:300],
+    )
+
+
+def _accounts_of(specs: Sequence[EntrySpec]) -> dict[int, GLAccount]:
+    ids = {line.account.pk for spec in specs for line in spec.lines}
+    return GLAccount.objects.in_bulk(ids)
+
+
+def _periods_for(specs: Sequence[EntrySpec]) -> dict[tuple[int, date], FiscalPeriod]:
+    wanted = {(spec.legal_entity.pk, spec.date) for spec in specs}
+    entity_ids = {entity for entity, _ in wanted}
+    low, high = min(d for _, d in wanted), max(d for _, d in wanted)
+    periods = list(FiscalPeriod.objects.filter(legal_entity_id__in=entity_ids, start__lte=high, end__gte=low))
+    found = {}
+    for entity_id, day in wanted:
+        period = next(
+            (p for p in periods if p.legal_entity_id == entity_id and p.start <= day <= p.end), None
+        )
+        if period is None:
+            raise PeriodMissing(
+                f"No fiscal period covers {day.isoformat()} for this legal entity.",
+                fields={"date": ["No fiscal period covers this date."]},
+            )
+        if period.status != PeriodStatus.OPEN:
+            raise PeriodClosed(
+                f"The period {period.start:%Y-%m} is closed; post into an open period or reopen it.",
+                fields={"date": [f"{period.start:%Y-%m} is closed."]},
+            )
+        found[(entity_id, day)] = period
+    return found
+
+
+def _insert(actor, prepared: list[_Prepared]) -> list[JournalEntry]:
+    numbers = _draw_numbers(prepared)
+    entries = [
+        JournalEntry(
+            legal_entity_id=item.spec.legal_entity.pk,
+            fiscal_year=item.period.fiscal_year,
+            number=number,
+            date=item.spec.date,
+            period_id=item.period.pk,
+            memo=item.spec.memo[:500],
+            source_type=item.spec.source_type,
+            source_id=item.spec.source_id,
+            posting_key=item.spec.posting_key,
+            reversal_of_id=item.spec.reversal_of_id,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        for item, number in zip(prepared, numbers, strict=True)
+    ]
+    try:
+        JournalEntry.objects.bulk_create(entries)
+    except DatabaseError as exc:
+        _raise_guard_error(exc)
+        raise
+    lines = []
+    for item, entry in zip(prepared, entries, strict=True):
+        for line in item.lines:
+            line.entry_id = entry.pk
+            lines.append(line)
+    JournalLine.objects.bulk_create(lines, batch_size=5000)
+    _add_to_balances(lines)
+    return entries
+
+
+def _draw_numbers(prepared: list[_Prepared]) -> list[int]:
+    """Gapless numbers: lock each entity-year's sequence row once and take a block of numbers."""
+    wanted: dict[tuple[int, int], int] = defaultdict(int)
+    for item in prepared:
+        wanted[(item.spec.legal_entity.pk, item.period.fiscal_year)] += 1
+    start: dict[tuple[int, int], int] = {}
+    for entity_id, year in sorted(wanted):
+        EntrySequence.objects.get_or_create(legal_entity_id=entity_id, fiscal_year=year)
+        sequence = EntrySequence.objects.select_for_update().get(legal_entity_id=entity_id, fiscal_year=year)
+        start[(entity_id, year)] = sequence.next_number
+        sequence.next_number += wanted[(entity_id, year)]
+        sequence.save(update_fields=["next_number"])
+    numbers = []
+    for item in prepared:
+        key = (item.spec.legal_entity.pk, item.period.fiscal_year)
+        numbers.append(start[key])
+        start[key] += 1
+    return numbers
+
+
+def _add_to_balances(lines: list[JournalLine]) -> None:
+    totals: dict[tuple[int, int, date, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO, ZERO, ZERO])
+    for line in lines:
+        row = totals[(line.account_id, line.legal_entity_id, line.date, line.currency)]
+        row[0] += line.debit
+        row[1] += line.credit
+        row[2] += line.functional_debit
+        row[3] += line.functional_credit
+    table = AccountBalance._meta.db_table
+    # Sorted so concurrent posters lock balance rows in one order and cannot deadlock.
+    rows = sorted(totals.items())
+    for start in range(0, len(rows), 1000):
+        chunk = rows[start : start + 1000]
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
+        params = []
+        for (account_id, entity_id, day, currency), sums in chunk:
+            params += [entity_id, account_id, day, currency, *sums]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                INSERT INTO {table}
+                    (legal_entity_id, account_id, date, currency,
+                     debit, credit, functional_debit, functional_credit)
+                VALUES {values}
+                ON CONFLICT (account_id, date, currency) DO UPDATE SET
+                    debit = {table}.debit + excluded.debit,
+                    credit = {table}.credit + excluded.credit,
+                    functional_debit = {table}.functional_debit + excluded.functional_debit,
+                    functional_credit = {table}.functional_credit + excluded.functional_credit
+                """,  # noqa: S608 - the table name is ours; every value is a parameter
+                params,
+            )
+
+
+def _raise_guard_error(exc: DatabaseError) -> None:
+    """Turn a refusal by the database's own guards into the domain error a caller expects."""
+    message = str(exc)
+    if "period_closed" in message:
+        raise PeriodClosed("The period is closed; post into an open period or reopen it.") from exc
+    if "period_missing" in message:
+        raise PeriodMissing("No fiscal period covers this date.") from exc
+
+
+def reversal_spec(entry: JournalEntry, *, on: date, memo: str | None = None) -> EntrySpec:
+    """The mirror of `entry` on `on`: every line's sides swapped, functional amounts as originally posted."""
+    lines = [
+        LineSpec(
+            account=line.account,
+            currency=line.currency,
+            debit=line.credit,
+            credit=line.debit,
+            functional_debit=line.functional_credit,
+            functional_credit=line.functional_debit,
+            client_id=line.client_id,
+            project_id=line.project_id,
+            person_id=line.person_id,
+            memo=line.memo,
+        )
+        for line in entry.lines.select_related("account")
+    ]
+    return EntrySpec(
+        legal_entity=entry.legal_entity,
+        date=on,
+        memo=memo or f"Reversal of {entry.display_number}: {entry.memo}"[:500],
+        lines=lines,
+        source_type=entry.source_type,
+        source_id=entry.source_id,
+        posting_key=f"reversal:{entry.pk}",
+        reversal_of_id=entry.pk,
+    )

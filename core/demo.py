@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from core.roles import Role
 from core.services.roles import create_user, set_user_roles
 
-DEMO_PASSWORD = "ledgerline-demo"
+DEMO_PASSWORD = "ledgerline-demo"  # noqa: S105 - printed for the demo, documented in the README
 
 DEMO_USERS = [
     ("admin", "Avery", "Admin", [Role.ADMIN]),

@@ -17,5 +17,7 @@ def emit(type: str, subject: models.Model, data: dict | None = None, *, actor=No
     )
     from core.tasks import fan_out_event
 
-    transaction.on_commit(lambda: fan_out_event.delay(event.id))
+    # robust: the change has committed; a broker outage must not turn it into an error (and a retry that
+    # repeats it). The periodic sweep fans the event out later.
+    transaction.on_commit(lambda: fan_out_event.delay(event.id), robust=True)
     return event

@@ -18,7 +18,7 @@ def _database_status() -> str:
 
 
 def _broker_status() -> str:
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    if not settings.REDIS_URL:
         return "eager"
     try:
         import redis

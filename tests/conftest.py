@@ -17,13 +17,17 @@ def pytest_collection_modifyitems(config, items):
     on_sqlite = settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
     skip_pg = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://… (SQLite lacks it)")
     skip_worker = pytest.mark.skip(reason="needs a Celery broker: set REDIS_URL=redis://…")
-    skip_browser = pytest.mark.skip(reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+    skip_browser = pytest.mark.skip(
+        reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"
+    )
     for item in items:
         if item.get_closest_marker("postgres") and on_sqlite:
             item.add_marker(skip_pg)
         if item.get_closest_marker("celery_worker") and not settings.REDIS_URL:
             item.add_marker(skip_worker)
-        if item.get_closest_marker("e2e") and not shutil.which(os.environ.get("CHROMIUM", "/usr/bin/chromium")):
+        if item.get_closest_marker("e2e") and not shutil.which(
+            os.environ.get("CHROMIUM", "/usr/bin/chromium")
+        ):
             item.add_marker(skip_browser)
 
 
@@ -31,6 +35,22 @@ def pytest_collection_modifyitems(config, items):
 def _fast_password_hashing(settings):
     # Argon2 is deliberately slow; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(request, settings):
+    """Tasks run in-process even when REDIS_URL points the suite at Redis; only `celery_worker` tests use
+    the real broker, so no test leaves messages behind for another to consume."""
+    if request.node.get_closest_marker("celery_worker"):
+        yield
+        return
+    from config.celery import app
+
+    previous = app.conf.task_always_eager
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
 
 
 @pytest.fixture(autouse=True)

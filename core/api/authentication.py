@@ -19,7 +19,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         try:
             key = header[1].decode()
         except UnicodeError as exc:
-            raise exceptions.AuthenticationFailed("Invalid token header: the key has invalid characters.") from exc
+            raise exceptions.AuthenticationFailed(
+                "Invalid token header: the key has invalid characters."
+            ) from exc
         api_key = find_api_key(key)
         if api_key is None:
             raise exceptions.AuthenticationFailed("Invalid API key.")

@@ -29,4 +29,12 @@ class ModelViewSet(IdempotencyMixin, viewsets.ModelViewSet):
     pass
 
 
-__all__ = ["APIView", "GenericAPIView", "GenericViewSet", "ListAPIView", "ModelViewSet", "ReadOnlyModelViewSet", "mixins"]
+__all__ = [
+    "APIView",
+    "GenericAPIView",
+    "GenericViewSet",
+    "ListAPIView",
+    "ModelViewSet",
+    "ReadOnlyModelViewSet",
+    "mixins",
+]

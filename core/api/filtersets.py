@@ -4,7 +4,9 @@ from core.models import AuditEvent, Event
 
 
 class EventFilterSet(django_filters.FilterSet):
-    after = django_filters.NumberFilter(field_name="id", lookup_expr="gt", help_text="Only events with a larger id.")
+    after = django_filters.NumberFilter(
+        field_name="id", lookup_expr="gt", help_text="Only events with a larger id."
+    )
     type = django_filters.CharFilter(field_name="type")
     subject_type = django_filters.CharFilter(field_name="subject_type")
     subject_id = django_filters.CharFilter(field_name="subject_id")

@@ -26,7 +26,7 @@ class ApiKeyScopePermission(permissions.BasePermission):
 
 
 def role_permission(*, read: tuple[str, ...] = (), write: tuple[str, ...] = ()):
-    """A permission class: safe methods need one of `read` (or `write`) roles, other methods one of `write`."""
+    """A permission class: safe methods need a `read` (or `write`) role, other methods a `write` role."""
 
     class RolePermission(permissions.BasePermission):
         message = "Your role does not allow this."

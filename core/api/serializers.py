@@ -20,7 +20,17 @@ class ApiKeySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ApiKey
-        fields = ["id", "name", "prefix", "scopes", "created_at", "last_used_at", "expires_at", "revoked_at", "active"]
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "scopes",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "revoked_at",
+            "active",
+        ]
         read_only_fields = ["id", "prefix", "created_at", "last_used_at", "revoked_at", "active"]
 
 
@@ -50,7 +60,15 @@ class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
         fields = [
-            "id", "actor", "action", "object_type", "object_id", "object_repr",
-            "changes", "reason", "request_id", "created_at",
+            "id",
+            "actor",
+            "action",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "changes",
+            "reason",
+            "request_id",
+            "created_at",
         ]
         read_only_fields = fields

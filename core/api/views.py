@@ -31,7 +31,9 @@ class MeView(base.APIView):
         return Response(UserSerializer(request.user).data)
 
 
-class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, base.GenericViewSet):
+class ApiKeyViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, base.GenericViewSet
+):
     """Your own API keys. The key itself is returned once, by create; DELETE revokes (the row stays)."""
 
     scope_area = "core"

@@ -4,4 +4,12 @@ from .events import Event, WebhookDelivery, WebhookSubscription
 from .idempotency import IdempotencyKey
 from .users import User
 
-__all__ = ["ApiKey", "AuditEvent", "Event", "IdempotencyKey", "User", "WebhookDelivery", "WebhookSubscription"]
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "Event",
+    "IdempotencyKey",
+    "User",
+    "WebhookDelivery",
+    "WebhookSubscription",
+]

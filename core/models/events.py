@@ -16,10 +16,17 @@ class Event(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Set once the webhook deliveries exist; a periodic sweep fans out events whose task was lost.
+    fanned_out_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["subject_type", "subject_id"], name="event_subject_idx")]
+        indexes = [
+            models.Index(fields=["subject_type", "subject_id"], name="event_subject_idx"),
+            models.Index(
+                fields=["id"], condition=models.Q(fanned_out_at__isnull=True), name="event_not_fanned_out"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.type} {self.subject_type}#{self.subject_id}"

@@ -22,7 +22,9 @@ class IssuedApiKey:
 
 def validate_scopes(scopes: list[str]) -> list[str]:
     if not scopes:
-        raise ValidationFailed("Choose at least one scope.", fields={"scopes": ["At least one scope is required."]})
+        raise ValidationFailed(
+            "Choose at least one scope.", fields={"scopes": ["At least one scope is required."]}
+        )
     unknown = sorted(set(scopes) - set(ALL_SCOPES))
     if unknown:
         raise ValidationFailed(
@@ -40,7 +42,9 @@ def create_api_key(*, actor, user, name: str, scopes: list[str], expires_at=None
         raise ValidationFailed("Give the key a name.", fields={"name": ["This field is required."]})
     scopes = validate_scopes(scopes)
     if expires_at is not None and expires_at <= timezone.now():
-        raise ValidationFailed("The expiry must be in the future.", fields={"expires_at": ["Must be in the future."]})
+        raise ValidationFailed(
+            "The expiry must be in the future.", fields={"expires_at": ["Must be in the future."]}
+        )
     prefix = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32)
     key = f"{KEY_PREFIX}_{prefix}_{secret}"
@@ -58,7 +62,9 @@ def create_api_key(*, actor, user, name: str, scopes: list[str], expires_at=None
         raise ValidationFailed(
             f"You already have a key named '{name}'.", fields={"name": ["A key with this name exists."]}
         ) from exc
-    audit.record(actor=actor, action="api_key.created", obj=api_key, changes={"scopes": scopes, "user": user.pk})
+    audit.record(
+        actor=actor, action="api_key.created", obj=api_key, changes={"scopes": scopes, "user": user.pk}
+    )
     return IssuedApiKey(api_key=api_key, key=key)
 
 

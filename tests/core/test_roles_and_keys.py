@@ -14,7 +14,9 @@ pytestmark = pytest.mark.django_db
 def test_every_role_has_a_group_with_its_permissions():
     assert set(Group.objects.values_list("name", flat=True)) >= set(Role.values)
     finance = Group.objects.get(name=Role.FINANCE)
-    codes = {f"{p.content_type.app_label}.{p.codename}" for p in finance.permissions.select_related("content_type")}
+    codes = {
+        f"{p.content_type.app_label}.{p.codename}" for p in finance.permissions.select_related("content_type")
+    }
     assert codes == set(ROLE_PERMISSIONS[Role.FINANCE])
     admin_codes = Group.objects.get(name=Role.ADMIN).permissions.filter(content_type__app_label="core")
     assert admin_codes.filter(codename="change_apikey").exists()
@@ -31,7 +33,9 @@ def test_role_checks(make_user):
 
 
 def test_create_user_with_roles_is_audited():
-    user = create_user(actor=None, username="alice", password="s3cure-enough-pass", roles=["finance", "executive"])
+    user = create_user(
+        actor=None, username="alice", password="s3cure-enough-pass", roles=["finance", "executive"]
+    )
     assert user.roles == ["executive", "finance"]
     assert user.check_password("s3cure-enough-pass")
     assert AuditEvent.objects.filter(object_id=str(user.pk), action="user.created").exists()

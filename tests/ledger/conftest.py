@@ -11,7 +11,10 @@ from ledger.services.setup import create_legal_entity, set_exchange_rate
 @pytest.fixture
 def usd_entity(db):
     return create_legal_entity(
-        actor=None, name="Ledgerline Consulting Inc.", functional_currency="USD", invoice_prefix="US-",
+        actor=None,
+        name="Ledgerline Consulting Inc.",
+        functional_currency="USD",
+        invoice_prefix="US-",
         today=date(2026, 1, 15),
     )
 
@@ -19,7 +22,10 @@ def usd_entity(db):
 @pytest.fixture
 def eur_entity(db):
     return create_legal_entity(
-        actor=None, name="Ledgerline Europe GmbH", functional_currency="EUR", invoice_prefix="EU-",
+        actor=None,
+        name="Ledgerline Europe GmbH",
+        functional_currency="EUR",
+        invoice_prefix="EU-",
         today=date(2026, 1, 15),
     )
 
@@ -36,7 +42,9 @@ def account(usd_entity):
 
 @pytest.fixture
 def client_account(usd_entity):
-    return Account.objects.create(name="Globex Corp", legal_entity=usd_entity, currency="EUR", payment_terms_days=30)
+    return Account.objects.create(
+        name="Globex Corp", legal_entity=usd_entity, currency="EUR", payment_terms_days=30
+    )
 
 
 @pytest.fixture

@@ -16,8 +16,13 @@ D = Decimal
 @pytest.fixture
 def entry(usd_entity, account):
     return post_entry(
-        actor=None, legal_entity=usd_entity, date=date(2026, 3, 10), memo="Invoice", source_type="test.doc",
-        source_id="1", posting_key="guard",
+        actor=None,
+        legal_entity=usd_entity,
+        date=date(2026, 3, 10),
+        memo="Invoice",
+        source_type="test.doc",
+        source_id="1",
+        posting_key="guard",
         lines=[
             LineSpec(account=account("1100"), currency="USD", debit=D("100.00")),
             LineSpec(account=account("4000"), currency="USD", credit=D("100.00")),
@@ -33,7 +38,11 @@ def _refused(sql, params, match):
 
 def test_update_of_a_posted_line_is_refused(entry):
     line = entry.lines.first()
-    _refused("UPDATE ledger_journalline SET debit = 1, functional_debit = 1 WHERE id = %s", [line.pk], "append-only")
+    _refused(
+        "UPDATE ledger_journalline SET debit = 1, functional_debit = 1 WHERE id = %s",
+        [line.pk],
+        "append-only",
+    )
     assert JournalLine.objects.get(pk=line.pk).debit == D("100.00")
 
 
@@ -61,8 +70,8 @@ def _insert_entry(cursor, entity, period, key, on=date(2026, 3, 12)):
 
 def _insert_line(cursor, entity, entry_id, account, debit, credit, on=date(2026, 3, 12)):
     cursor.execute(
-        """INSERT INTO ledger_journalline (entry_id, legal_entity_id, date, account_id, currency, debit, credit,
-               rate, functional_debit, functional_credit, memo)
+        """INSERT INTO ledger_journalline (entry_id, legal_entity_id, date, account_id, currency,
+               debit, credit, rate, functional_debit, functional_credit, memo)
            VALUES (%s, %s, %s, %s, 'USD', %s, %s, 1, %s, %s, '')""",
         [entry_id, entity.pk, on, account.pk, debit, credit, debit, credit],
     )
@@ -70,7 +79,11 @@ def _insert_line(cursor, entity, entry_id, account, debit, credit, on=date(2026,
 
 def test_unbalanced_entry_is_refused_at_commit(usd_entity, account):
     period = FiscalPeriod.objects.get(legal_entity=usd_entity, start=date(2026, 3, 1))
-    with pytest.raises(DatabaseError, match="unbalanced_entry"), transaction.atomic(), connection.cursor() as c:
+    with (
+        pytest.raises(DatabaseError, match="unbalanced_entry"),
+        transaction.atomic(),
+        connection.cursor() as c,
+    ):
         entry_id = _insert_entry(c, usd_entity, period, "raw-1")
         _insert_line(c, usd_entity, entry_id, account("1100"), 100, 0)
         _insert_line(c, usd_entity, entry_id, account("4000"), 0, 90)
@@ -86,9 +99,9 @@ def test_single_line_entry_is_refused_at_commit(usd_entity, account):
 
 
 def test_line_with_debit_and_credit_is_refused(usd_entity, account, entry):
-    with pytest.raises(DatabaseError, match="journal_line_one_side|posted_entry"), transaction.atomic():
-        with connection.cursor() as c:
-            _insert_line(c, usd_entity, entry.pk, account("1100"), 5, 5, on=entry.date)
+    refused = pytest.raises(DatabaseError, match="journal_line_one_side|posted_entry")
+    with refused, transaction.atomic(), connection.cursor() as c:
+        _insert_line(c, usd_entity, entry.pk, account("1100"), 5, 5, on=entry.date)
 
 
 def test_adding_lines_to_an_entry_posted_earlier_is_refused(usd_entity, account, entry):
@@ -98,7 +111,11 @@ def test_adding_lines_to_an_entry_posted_earlier_is_refused(usd_entity, account,
         c.execute("ALTER TABLE ledger_journalentry DISABLE TRIGGER ledger_journalentry_append_only")
         c.execute("UPDATE ledger_journalentry SET created_txid = 1 WHERE id = %s", [entry.pk])
         c.execute("ALTER TABLE ledger_journalentry ENABLE TRIGGER ledger_journalentry_append_only")
-    with pytest.raises(DatabaseError, match="posted_entry_immutable"), transaction.atomic(), connection.cursor() as c:
+    with (
+        pytest.raises(DatabaseError, match="posted_entry_immutable"),
+        transaction.atomic(),
+        connection.cursor() as c,
+    ):
         _insert_line(c, usd_entity, entry.pk, account("1100"), 10, 0, on=entry.date)
         _insert_line(c, usd_entity, entry.pk, account("4000"), 0, 10, on=entry.date)
 

@@ -11,8 +11,9 @@ def object_type_of(obj: models.Model) -> str:
     return obj._meta.label_lower
 
 
-
-def record(*, actor, action: str, obj: models.Model, changes: dict | None = None, reason: str = "") -> AuditEvent:
+def record(
+    *, actor, action: str, obj: models.Model, changes: dict | None = None, reason: str = ""
+) -> AuditEvent:
     """Append an audit row for `action` on `obj`. `changes` is {"field": [old, new]} or context."""
     return AuditEvent.objects.create(
         actor=actor if getattr(actor, "is_authenticated", False) else None,

@@ -22,7 +22,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.FINANCE: ["core.view_auditevent", "core.view_event"],
     Role.EXECUTIVE: ["core.view_auditevent", "core.view_event"],
     Role.ADMIN: ["core.*", "django_celery_beat.*"],
-    Role.INTEGRATOR: ["core.view_event", "core.add_webhooksubscription", "core.change_webhooksubscription"],
+    Role.INTEGRATOR: [
+        "core.view_event",
+        "core.view_webhooksubscription",
+        "core.add_webhooksubscription",
+        "core.change_webhooksubscription",
+        "core.delete_webhooksubscription",
+    ],
 }
 
 

@@ -55,7 +55,7 @@ def _eager_celery(request, settings):
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    # Throttle counters and axes state live in the cache; tests must not see each other's.
+    # API throttle counters live in the cache; tests must not see each other's.
     cache.clear()
     yield
     cache.clear()

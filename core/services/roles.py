@@ -52,6 +52,10 @@ def set_user_roles(*, actor, user, roles: list[str]):
     user.groups.remove(*Group.objects.filter(name__in=Role.values).exclude(name__in=roles))
     user.groups.add(*(Group.objects.get_or_create(name=role)[0] for role in roles))
     user.__dict__.pop("_ledgerline_roles", None)
+    # The admin role maintains master data in the Django admin site, which requires staff status.
+    if user.is_staff != (Role.ADMIN in roles) and not user.is_superuser:
+        user.is_staff = Role.ADMIN in roles
+        user.save(update_fields=["is_staff"])
     after = sorted(roles)
     if before != after:
         audit.record(actor=actor, action="user.roles_changed", obj=user, changes={"roles": [before, after]})

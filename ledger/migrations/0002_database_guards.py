@@ -77,7 +77,11 @@ BALANCED_AT_COMMIT = (
 
 LINES_BELONG_TO_NEW_ENTRY = (
     """
-    CREATE FUNCTION ledger_lines_join_new_entries() RETURNS trigger LANGUAGE plpgsql AS $$
+    CREATE FUNCTION ledger_lines_join_new_entries() RETURNS trigger LANGUAGE plpgsql
+    -- The transition table has no statistics: keep the planner on primary-key lookups of the entries
+    -- instead of hashing the whole (large) entry table for every statement.
+    SET enable_hashjoin = off SET enable_mergejoin = off
+    AS $$
     DECLARE
         offending bigint;
     BEGIN

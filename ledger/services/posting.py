@@ -309,17 +309,26 @@ def _insert(actor, prepared: list[_Prepared]) -> list[JournalEntry]:
 
 
 def _draw_numbers(prepared: list[_Prepared]) -> list[int]:
-    """Gapless numbers: lock each entity-year's sequence row once and take a block of numbers."""
+    """Gapless numbers: one upsert per entity-year takes a block of numbers and holds the row lock
+    until commit, so concurrent posters number in commit order without gaps."""
     wanted: dict[tuple[int, int], int] = defaultdict(int)
     for item in prepared:
         wanted[(item.spec.legal_entity.pk, item.period.fiscal_year)] += 1
+    table = EntrySequence._meta.db_table
     start: dict[tuple[int, int], int] = {}
-    for entity_id, year in sorted(wanted):
-        EntrySequence.objects.get_or_create(legal_entity_id=entity_id, fiscal_year=year)
-        sequence = EntrySequence.objects.select_for_update().get(legal_entity_id=entity_id, fiscal_year=year)
-        start[(entity_id, year)] = sequence.next_number
-        sequence.next_number += wanted[(entity_id, year)]
-        sequence.save(update_fields=["next_number"])
+    with connection.cursor() as cursor:
+        for entity_id, year in sorted(wanted):
+            count = wanted[(entity_id, year)]
+            cursor.execute(
+                f"""
+                INSERT INTO {table} (legal_entity_id, fiscal_year, next_number) VALUES (%s, %s, %s)
+                ON CONFLICT (legal_entity_id, fiscal_year)
+                DO UPDATE SET next_number = {table}.next_number + excluded.next_number - 1
+                RETURNING next_number
+                """,  # noqa: S608 - the table name is ours; every value is a parameter
+                [entity_id, year, count + 1],
+            )
+            start[(entity_id, year)] = cursor.fetchone()[0] - count
     numbers = []
     for item in prepared:
         key = (item.spec.legal_entity.pk, item.period.fiscal_year)

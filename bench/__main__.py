@@ -1,0 +1,114 @@
+"""`python -m bench`: build the benchmark database, run the workloads, print and save the figures.
+
+Needs PostgreSQL (DATABASE_URL); the benchmark creates and drops its own database `ledgerline_bench`.
+"""
+
+import argparse
+import os
+import sys
+
+from bench.harness import (
+    Measurement,
+    format_table,
+    machine,
+    postgres_version,
+    recreate_database,
+    run_isolated,
+    write_results,
+)
+from bench.workloads import posting, reports
+
+DEFAULT_N = 1_000_000
+SMOKE_N = 2_000
+
+
+def _posting(database_url: str, n: int, single: int) -> list[Measurement]:
+    copy_seconds = run_isolated(posting.copy_baseline, database_url=database_url, entries=n)["seconds"]
+    batched = run_isolated(posting.batched_posting, database_url=database_url, entries=n)
+    check = run_isolated(posting.check_ledger, database_url=database_url)
+    if not check["ok"]:
+        raise SystemExit(f"W2 left the ledger inconsistent: {check}")
+    ratio = copy_seconds / batched["seconds"]
+    single_run = run_isolated(posting.single_posting, database_url=database_url, entries=single)
+    return [
+        Measurement(
+            workload="W2 batched posting",
+            scale=n,
+            seconds=batched["seconds"],
+            baseline=f"COPY {3 * n:,} lines",
+            baseline_seconds=copy_seconds,
+            ratio_kind="baseline/workload",
+            ratio=ratio,
+            target=">= 0.30",
+            met=ratio >= 0.30,
+            peak_rss_mb=batched["peak_rss_mb"],
+            extra={"check": check, "entries_per_second": n / batched["seconds"]},
+        ),
+        Measurement(
+            workload="W2 single-entry posting",
+            scale=single,
+            seconds=single_run["seconds"],
+            baseline="(absolute)",
+            baseline_seconds=0.0,
+            ratio_kind="entries/s",
+            ratio=single_run["per_second"],
+            target=">= 400/s",
+            met=single_run["per_second"] >= 400,
+            peak_rss_mb=single_run["peak_rss_mb"],
+        ),
+    ]
+
+
+def _reports(database_url: str, n: int) -> list[Measurement]:
+    timings = run_isolated(reports.trial_balance_timings, database_url=database_url)
+    if not (timings["agree"] and timings["balanced"]):
+        raise SystemExit(f"W3 trial balance disagrees with the full scan: {timings}")
+    ratio = timings["p95"] / timings["scan_p95"]
+    return [
+        Measurement(
+            workload="W3 trial balance p95",
+            scale=n,
+            seconds=timings["p95"],
+            baseline="full-scan GROUP BY p95",
+            baseline_seconds=timings["scan_p95"],
+            ratio_kind="workload/baseline",
+            ratio=ratio,
+            target="<= 0.05 and <= 50 ms",
+            met=ratio <= 0.05 and timings["p95"] <= 0.050,
+            peak_rss_mb=timings["peak_rss_mb"],
+        )
+    ]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--n", type=int, default=DEFAULT_N, help="entries posted by W2 (default 1,000,000)")
+    parser.add_argument("--smoke", action="store_true", help=f"everything at a tiny scale (n={SMOKE_N:,})")
+    parser.add_argument("--scale", action="store_true", help="also run W2 at n/4 and n/2 to show growth")
+    args = parser.parse_args(argv)
+    source = os.environ.get("DATABASE_URL", "")
+    if not source:
+        print(
+            "The benchmark needs PostgreSQL: set DATABASE_URL=postgres://user@host:5432/db", file=sys.stderr
+        )
+        return 2
+    n = SMOKE_N if args.smoke else args.n
+    single = max(100, min(10_000, n // 100))
+    scales = [n // 4, n // 2, n] if args.scale else [n]
+    measurements: list[Measurement] = []
+    for scale in scales:
+        database_url = recreate_database(source)
+        print(f"W2 posting at n={scale:,} …", flush=True)
+        measurements += _posting(database_url, scale, single if scale == n else 100)
+        if scale == n:
+            print("W3 trial balance …", flush=True)
+            measurements += _reports(database_url, scale)
+    meta = {"n": n, "smoke": args.smoke, "machine": machine(), "postgresql": postgres_version(database_url)}
+    path = write_results(measurements, meta, smoke=args.smoke)
+    print(format_table(measurements))
+    print(f"\nSaved {path.relative_to(path.parents[2])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,13 +9,13 @@ House rules (DESIGN.md):
   USD/EUR/GBP 2, KWD/BHD 3.
 * Splits give the remainder to the last piece, so the pieces always add up to the whole exactly.
 
-Internally the rounding is done on exact fractions of the minor unit rather than with ``Decimal``
-arithmetic, so results never depend on the thread's decimal context (precision, rounding mode) and a
+Results never depend on the thread's decimal context (precision, rounding mode): ``quantize`` rounds in a
+private context wide enough to be exact, and splits work on exact fractions of the minor unit, so a
 share is never rounded twice.
 """
 
 from collections.abc import Iterable
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from fractions import Fraction
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -91,11 +91,30 @@ def minor_unit_exponent(currency: str) -> int:
     return exponent
 
 
+# Enough digits that quantizing any sane amount is exact; Decimal.quantize rounds the exact value once.
+_QUANTIZE_CONTEXT = Context(prec=_MAX_EXPONENT, rounding=ROUND_HALF_UP, traps=[InvalidOperation])
+
+
+@lru_cache(maxsize=16)
+def _quantum(exponent: int) -> Decimal:
+    return Decimal(1).scaleb(-exponent)
+
+
 def quantize(amount: Amount, currency: str) -> Decimal:
-    """Round ``amount`` half-up to ``currency``'s minor unit."""
+    """Round ``amount`` half-up to ``currency``'s minor unit.
+
+    This runs for every line of a billing or posting run, so it uses ``Decimal.quantize`` in a private
+    context wide enough to be exact (never the thread's context), not fraction arithmetic.
+    """
     exponent = minor_unit_exponent(currency)
-    minor = _round_half_up(_exact(amount) * 10**exponent)
-    return _from_minor(minor, exponent)
+    if type(amount) is not Decimal:
+        _exact(amount)
+        amount = Decimal(amount)
+    elif not amount.is_finite() or abs(amount.as_tuple().exponent) > _MAX_EXPONENT:
+        _exact(amount)
+    result = amount.quantize(_quantum(exponent), context=_QUANTIZE_CONTEXT)
+    # Never "-0.00": a zero amount has no sign.
+    return result.copy_abs() if result.is_zero() else result
 
 
 def split_evenly(amount: Amount, n: int, currency: str) -> list[Decimal]:

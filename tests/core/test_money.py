@@ -433,3 +433,19 @@ def test_format_money(amount, currency, expected):
 def test_format_money_refuses_float():
     with pytest.raises(TypeError):
         format_money(1234.5, "USD")
+
+
+@given(
+    value=st.decimals(allow_nan=False, allow_infinity=False, min_value=-(10**15), max_value=10**15, places=6),
+    currency=currencies,
+)
+@PROPERTY_SETTINGS
+def test_quantize_equals_exact_half_up_rounding(value, currency):
+    exponent = EXPONENTS[currency]
+    scaled = Fraction(value) * 10**exponent
+    magnitude = (2 * abs(scaled.numerator) + scaled.denominator) // (2 * scaled.denominator)
+    expected = Decimal(-magnitude if scaled < 0 else magnitude).scaleb(-exponent)
+    result = quantize(value, currency)
+    assert result == expected
+    assert result.as_tuple().exponent == -exponent
+    assert not result.is_signed() or result != 0

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import Context, Decimal
 
 from django.db import IntegrityError, connection, transaction
 from django.db.utils import DatabaseError
@@ -29,6 +29,8 @@ from ledger.models import (
 from ledger.selectors import exchange_rate
 
 ZERO = Decimal(0)
+# Products of an amount and a 12-place rate are kept exact; rounding happens once, in `quantize`.
+EXACT = Context(prec=60)
 
 
 @dataclass(frozen=True)

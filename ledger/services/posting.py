@@ -123,6 +123,7 @@ def _post(actor, entries: Sequence[EntrySpec]) -> list[JournalEntry]:
 def _prepare(specs: Sequence[EntrySpec]) -> list[_Prepared]:
     accounts = _accounts_of(specs)
     periods = _periods_for(specs)
+    _check_clients(specs)
     rates: dict[tuple[str, str, date], Decimal] = {}
     rounding_accounts: dict[int, GLAccount] = {}
     prepared = []
@@ -246,6 +247,22 @@ def _line(spec: EntrySpec, line: LineSpec, rate, fn_debit, fn_credit) -> Journal
         person_id=line.person_id,
         memo=line.memo[:300],
     )
+
+
+def _check_clients(specs: Sequence[EntrySpec]) -> None:
+    """A line's client dimension must be a client of the entry's legal entity."""
+    from crm.models import Account
+
+    wanted = {(spec.legal_entity.pk, ln.client_id) for spec in specs for ln in spec.lines if ln.client_id}
+    if not wanted:
+        return
+    clients = Account.objects.filter(pk__in={client for _, client in wanted})
+    entity_of = dict(clients.values_list("pk", "legal_entity_id"))
+    for entity_id, client_id in sorted(wanted):
+        if entity_of.get(client_id) != entity_id:
+            raise InvalidPosting(
+                f"Client #{client_id} is not a client of this legal entity.", fields={"lines": ["client"]}
+            )
 
 
 def _accounts_of(specs: Sequence[EntrySpec]) -> dict[int, GLAccount]:

@@ -115,7 +115,9 @@ def create_legal_entity(
 def set_exchange_rate(
     *, actor, from_currency: str, to_currency: str, on: date, rate: Decimal
 ) -> ExchangeRate:
-    """Record (or correct, before anything used it in a closed period) the rate of a pair on a day."""
+    """Record or correct the rate of a pair on a day. A correction changes later lookups only: entries
+    already posted keep the rate they were converted at."""
+    from_currency, to_currency = from_currency.upper(), to_currency.upper()
     _check_currency(from_currency, "from_currency")
     _check_currency(to_currency, "to_currency")
     if from_currency == to_currency:

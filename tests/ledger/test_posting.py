@@ -277,3 +277,20 @@ def test_balances_equal_the_sum_of_lines(usd_entity, account, eur_usd):
             d=Sum("functional_debit"), c=Sum("functional_credit")
         )
         assert lines == balances
+
+
+def test_client_of_another_entity_refused(usd_entity, eur_entity, account):
+    from crm.models import Account
+
+    foreign_client = Account.objects.create(name="Initech", legal_entity=eur_entity, currency="EUR")
+    with pytest.raises(InvalidPosting, match="not a client of this legal entity"):
+        _post(
+            usd_entity,
+            [
+                LineSpec(
+                    account=account("1100"), currency="USD", debit=D("1.00"), client_id=foreign_client.pk
+                ),
+                LineSpec(account=account("4000"), currency="USD", credit=D("1.00")),
+            ],
+        )
+    assert not JournalEntry.objects.exists()

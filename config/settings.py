@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -213,6 +214,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.tasks.purge_expired_idempotency_keys",
         "schedule": 3600.0,
     },
+    "nightly-dunning": {"task": "ledger.tasks.nightly_dunning", "schedule": crontab(hour=2, minute=0)},
 }
 
 REST_FRAMEWORK = {

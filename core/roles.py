@@ -13,15 +13,29 @@ class Role(models.TextChoices):
     INTEGRATOR = "integrator", "Integrator"
 
 
+LEDGER_MODELS = (
+    "currency", "legalentity", "exchangerate", "glaccount", "fiscalperiod", "entrysequence", "journalentry",
+    "journalline", "accountbalance", "aritem", "allocation", "payment", "writeoffrequest",
+    "dunningpolicy", "dunninglevel", "dunningrun", "dunningnotice", "dunningnoticeitem",
+)  # fmt: skip
+
 # Django model permissions granted to each role's group, as "app_label.action_model" where action is
 # view/add/change/delete, or "app_label.*" for every permission of an app. Apps extend this as they land.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.CONSULTANT: [],
     Role.PROJECT_MANAGER: [],
     Role.RESOURCE_MANAGER: [],
-    Role.FINANCE: ["core.view_auditevent", "core.view_event"],
-    Role.EXECUTIVE: ["core.view_auditevent", "core.view_event"],
-    Role.ADMIN: ["core.*", "django_celery_beat.*"],
+    Role.FINANCE: [
+        "core.view_auditevent",
+        "core.view_event",
+        *(f"ledger.{action}_{model}" for model in LEDGER_MODELS for action in ("view", "add", "change")),
+    ],
+    Role.EXECUTIVE: [
+        "core.view_auditevent",
+        "core.view_event",
+        *(f"ledger.view_{model}" for model in LEDGER_MODELS),
+    ],
+    Role.ADMIN: ["core.*", "ledger.*", "crm.*", "django_celery_beat.*"],
     Role.INTEGRATOR: [
         "core.view_event",
         "core.view_webhooksubscription",

@@ -27,6 +27,10 @@ class Account(models.Model):
         on_delete=models.SET_NULL,
         related_name="owned_accounts",
     )
+    # Overdue reminders follow this policy; without one, the legal entity's default policy applies.
+    dunning_policy = models.ForeignKey(
+        "ledger.DunningPolicy", null=True, blank=True, on_delete=models.PROTECT, related_name="clients"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

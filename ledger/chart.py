@@ -21,6 +21,7 @@ SERVICES_FIRM_CHART = [
     ("4100", "Revenue: fixed fee and milestones", T.REVENUE, R.REVENUE_FIXED),
     ("4200", "Revenue: subscriptions and retainers", T.REVENUE, R.REVENUE_SUBSCRIPTION),
     ("4300", "Revenue: expense rebill", T.REVENUE, R.REVENUE_EXPENSE),
+    ("4900", "Interest and late-fee income", T.REVENUE, R.FEE_INCOME),
     ("5000", "Cost of services: staff", T.EXPENSE, R.COST_OF_SERVICES),
     ("5100", "Cost of services: subcontractors", T.EXPENSE, None),
     ("5200", "Reimbursable project expenses", T.EXPENSE, None),

@@ -31,12 +31,31 @@ class AccountRole(models.TextChoices):
     FX_UNREALIZED = "fx_unrealized", "Unrealized FX gain/loss"
     FX_ROUNDING = "fx_rounding", "FX rounding"
     BAD_DEBT = "bad_debt", "Bad debt / write-off"
+    FEE_INCOME = "fee_income", "Interest and late-fee income"
     RETAINED_EARNINGS = "retained_earnings", "Retained earnings"
 
 
 class PeriodStatus(models.TextChoices):
     OPEN = "open", "Open"
     CLOSED = "closed", "Closed"
+
+
+class DunningRunStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+
+
+class DunningRunTrigger(models.TextChoices):
+    MANUAL = "manual", "On demand"
+    NIGHTLY = "nightly", "Nightly schedule"
+
+
+class DunningNoticeStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
 
 
 class ArItemKind(models.TextChoices):

@@ -54,6 +54,22 @@ def _eager_celery(request, settings):
 
 
 @pytest.fixture(autouse=True)
+def _deferred_constraints_checked(request):
+    """On PostgreSQL, fire the deferred ledger triggers (entries balance) before a test's transaction is
+    rolled back: a test transaction never commits, so without this they would never run."""
+    marker = request.node.get_closest_marker("django_db")
+    in_test_transaction = marker is not None and not (
+        marker.kwargs.get("transaction") or marker.args[:1] == (True,)
+    )
+    if in_test_transaction:
+        request.getfixturevalue("db")
+    yield
+    if in_test_transaction and connection.vendor == "postgresql" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     # API throttle counters live in the cache; tests must not see each other's.
     cache.clear()

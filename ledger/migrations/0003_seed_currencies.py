@@ -1,17 +1,11 @@
-import math
-
 from django.db import migrations
+
+from ledger.currencies import iso_currencies
 
 
 def seed(apps, schema_editor):
-    import moneyed
-
     Currency = apps.get_model("ledger", "Currency")
-    rows = []
-    for code, currency in sorted(moneyed.CURRENCIES.items()):
-        if len(code) != 3 or not code.isalpha() or code in {"XXX", "XTS"} or not currency.sub_unit:
-            continue
-        rows.append(Currency(code=code, name=currency.name, minor_units=round(math.log10(currency.sub_unit))))
+    rows = [Currency(code=code, name=name, minor_units=units) for code, name, units in iso_currencies()]
     Currency.objects.bulk_create(rows, ignore_conflicts=True)
 
 

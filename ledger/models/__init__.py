@@ -1,4 +1,5 @@
 from .ar import Allocation, ArItem, Payment, WriteOffRequest
+from .dunning import DunningLevel, DunningNotice, DunningNoticeItem, DunningPolicy, DunningRun
 from .journal import AccountBalance, EntrySequence, JournalEntry, JournalLine
 from .master import Currency, ExchangeRate, FiscalPeriod, GLAccount, LegalEntity
 
@@ -7,6 +8,11 @@ __all__ = [
     "Allocation",
     "ArItem",
     "Currency",
+    "DunningLevel",
+    "DunningNotice",
+    "DunningNoticeItem",
+    "DunningPolicy",
+    "DunningRun",
     "EntrySequence",
     "ExchangeRate",
     "FiscalPeriod",

@@ -71,11 +71,9 @@ class Allocation(models.Model):
     date = models.DateField()
     # In the items' currency; positive applies, negative (a reversal) takes back.
     amount = amount_field()
-    # The realized FX difference this allocation posted (functional currency; + is a loss).
+    # The realized FX difference this allocation posted (functional currency; + is a loss), as the
+    # journal entry with posting key "allocation:<id>".
     fx_difference = amount_field(default=0)
-    journal_entry = models.ForeignKey(
-        JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
     reversal_of = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
     )
@@ -154,4 +152,9 @@ class WriteOffRequest(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="write_off_amount_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="write_off_amount_positive"),
+            models.UniqueConstraint(
+                fields=["ar_item"], condition=Q(status="pending"), name="write_off_one_pending_per_item"
+            ),
+        ]

@@ -9,6 +9,7 @@ from django.utils import timezone
 from core import audit
 from core.errors import InvalidTransition
 from core.roles import Role, require_role
+from ledger.choices import AccountRole
 from ledger.errors import InvalidPosting
 from ledger.models import JournalEntry, LegalEntity
 from ledger.services.posting import EntrySpec, LineSpec, post_entries, reversal_spec
@@ -32,6 +33,13 @@ def post_manual_entry(
     """Post an adjustment by hand. Finance only; lines must each debit or credit a positive amount."""
     require_role(actor, Role.FINANCE)
     for index, line in enumerate(lines):
+        if line.account.role == AccountRole.AR:
+            # The AR control account moves only with its subledger (invoices, payments, write-offs).
+            raise InvalidPosting(
+                f"Line {index + 1}: {line.account} is the receivables control account; record invoices, "
+                "payments and write-offs instead of journal entries to it.",
+                fields={"lines": [f"Line {index + 1}"]},
+            )
         if line.functional_debit is not None or line.functional_credit is not None:
             raise InvalidPosting(
                 f"Line {index + 1}: functional amounts are computed from the dated rate.",

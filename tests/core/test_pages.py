@@ -97,12 +97,12 @@ def test_home_follows_role_priority(client, login, monkeypatch):
     [
         ([Role.CONSULTANT], False, ["Home", "API keys", "API docs"]),
         ([Role.INTEGRATOR], False, ["Home", "API keys", "Webhooks", "Events", "API docs"]),
-        ([Role.FINANCE], False, ["Home", "API keys", "Events", "Audit log", "API docs"]),
-        ([Role.ADMIN], False, ["Home", "API keys", "Webhooks", "Events", "Audit log", "API docs"]),
+        ([Role.FINANCE], False, ["Home", "Ledger", "API keys", "Events", "Audit log", "API docs"]),
+        ([Role.ADMIN], False, ["Home", "Ledger", "API keys", "Webhooks", "Events", "Audit log", "API docs"]),
         (
             [Role.ADMIN],
             True,
-            ["Home", "API keys", "Webhooks", "Events", "Audit log", "API docs", "Admin site"],
+            ["Home", "Ledger", "API keys", "Webhooks", "Events", "Audit log", "API docs", "Admin site"],
         ),
     ],
 )
@@ -111,8 +111,10 @@ def test_navigation_shows_what_the_roles_allow(client, login, roles, is_staff, e
     response = client.get(reverse("core:overview"))
     labels = [link.label for link in [*response.context["nav_links"], *response.context["nav_tools"]]]
     assert labels == expected
-    active = [link.label for link in response.context["nav_links"] if link.active]
-    assert active == ["Home"]
+    # On the user's workspace its own nav entry is highlighted: "Ledger" for finance, else "Home".
+    workspace = client.get(reverse("home"), follow=True)
+    active = [link.label for link in workspace.context["nav_links"] if link.active]
+    assert active == (["Ledger"] if Role.FINANCE in roles else ["Home"])
 
 
 def test_layout_has_the_user_roles_logout_form_and_htmx_csrf_header(client, login):

@@ -94,10 +94,11 @@ def test_healthz_ok(client, settings):
 
 @pytest.mark.django_db
 def test_healthz_503_when_database_unreachable(client, monkeypatch):
-    def unreachable():
-        raise OperationalError("connection refused")
+    class Unreachable:
+        def cursor(self):
+            raise OperationalError("connection refused")
 
-    monkeypatch.setattr("core.health.connection.cursor", unreachable)
+    monkeypatch.setattr("core.health.connection", Unreachable())
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["database"] == "error: OperationalError"

@@ -1,0 +1,1 @@
+"""The ledger REST API: master data, journal, AR and reports under /api/v1/."""

@@ -1,0 +1,20 @@
+"""Celery tasks of the ledger: thin wrappers that take ids and call one service each."""
+
+from celery import shared_task
+from django.utils import timezone
+
+from ledger.services.dunning import execute_dunning_run, start_nightly_dunning_runs
+
+
+@shared_task
+def run_dunning(run_id: int) -> str | None:
+    """Execute a dunning run; a run already claimed or finished is left alone (safe to deliver twice)."""
+    run = execute_dunning_run(run_id=run_id)
+    return run.status if run else None
+
+
+@shared_task
+def nightly_dunning() -> list[int]:
+    """Start today's dunning run of every legal entity with an active policy; once per entity and day."""
+    runs = start_nightly_dunning_runs(as_of=timezone.localdate())
+    return [run.pk for run in runs]

@@ -117,6 +117,8 @@ def set_exchange_rate(
 ) -> ExchangeRate:
     """Record or correct the rate of a pair on a day. A correction changes later lookups only: entries
     already posted keep the rate they were converted at."""
+    if actor is not None:
+        require_role(actor, Role.FINANCE)
     from_currency, to_currency = from_currency.upper(), to_currency.upper()
     _check_currency(from_currency, "from_currency")
     _check_currency(to_currency, "to_currency")

@@ -1,5 +1,6 @@
 """Reads of the ledger: exchange rates, periods, accounts by role."""
 
+import bisect
 from datetime import date
 from decimal import Decimal
 
@@ -40,6 +41,39 @@ def exchange_rate(from_currency: str, to_currency: str, on: date) -> Decimal:
         )
     source, rate, _ = best
     return rate if source == from_currency else (Decimal(1) / rate).quantize(RATE_PLACES)
+
+
+def exchange_rates(wanted: set[tuple[str, str, date]]) -> dict[tuple[str, str, date], Decimal]:
+    """`exchange_rate` for many (from, to, day) at once: one query per currency pair, not one per day."""
+    found: dict[tuple[str, str, date], Decimal] = {}
+    by_pair: dict[tuple[str, str], list[date]] = {}
+    for source, target, day in wanted:
+        by_pair.setdefault((source, target), []).append(day)
+    for (source, target), days in by_pair.items():
+        rows = list(
+            ExchangeRate.objects.filter(
+                Q(from_currency=source, to_currency=target) | Q(from_currency=target, to_currency=source),
+                date__lte=max(days),
+            )
+            .order_by("date", "-from_currency")
+            .values_list("from_currency", "rate", "date")
+        )
+        # Per day the usable rate: direct preferred over the inverse of the same day.
+        latest: list[tuple[date, Decimal]] = []
+        for row_source, rate, day in rows:
+            value = rate if row_source == source else (Decimal(1) / rate).quantize(RATE_PLACES)
+            if latest and latest[-1][0] == day:
+                if row_source == source:
+                    latest[-1] = (day, value)
+                continue
+            latest.append((day, value))
+        dates = [day for day, _ in latest]
+        for day in days:
+            index = bisect.bisect_right(dates, day) - 1
+            if index < 0:
+                exchange_rate(source, target, day)  # raises MissingExchangeRate naming the pair and day
+            found[(source, target, day)] = latest[index][1]
+    return found
 
 
 def period_for(legal_entity: LegalEntity | int, on: date) -> FiscalPeriod:

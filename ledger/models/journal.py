@@ -27,12 +27,19 @@ class JournalEntry(models.Model):
     PostgreSQL enforces it: a deferred trigger checks the balance at commit, and UPDATE/DELETE are refused.
     """
 
-    legal_entity = models.ForeignKey(LegalEntity, on_delete=models.PROTECT, related_name="entries")
+    # Integrity of legal entity, period and (on lines) entry, account and client is checked by PostgreSQL
+    # once per INSERT statement over all its rows (migration 0007), not by a foreign-key lookup per row:
+    # posting millions of lines is dominated by those lookups otherwise.
+    legal_entity = models.ForeignKey(
+        LegalEntity, on_delete=models.PROTECT, related_name="entries", db_constraint=False
+    )
     fiscal_year = models.PositiveSmallIntegerField()
     # Gapless per legal entity and fiscal year.
     number = models.PositiveIntegerField()
     date = models.DateField()
-    period = models.ForeignKey(FiscalPeriod, on_delete=models.PROTECT, related_name="entries")
+    period = models.ForeignKey(
+        FiscalPeriod, on_delete=models.PROTECT, related_name="entries", db_constraint=False
+    )
     memo = models.CharField(max_length=500)
     # The business document that caused the entry, e.g. ("billing.invoice", "42").
     source_type = models.CharField(max_length=50)
@@ -75,11 +82,18 @@ class JournalLine(models.Model):
     carries a functional-currency difference alone (FX rounding, realized or unrealized FX).
     """
 
-    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="lines")
+    # Checked set-wise per statement (see JournalEntry.legal_entity).
+    entry = models.ForeignKey(
+        JournalEntry, on_delete=models.PROTECT, related_name="lines", db_constraint=False
+    )
     # Copied from the entry so reports filter lines without a join.
-    legal_entity = models.ForeignKey(LegalEntity, on_delete=models.PROTECT, related_name="+")
+    legal_entity = models.ForeignKey(
+        LegalEntity, on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     date = models.DateField()
-    account = models.ForeignKey(GLAccount, on_delete=models.PROTECT, related_name="lines")
+    account = models.ForeignKey(
+        GLAccount, on_delete=models.PROTECT, related_name="lines", db_constraint=False
+    )
     currency = currency_field()
     debit = amount_field(default=0)
     credit = amount_field(default=0)
@@ -88,7 +102,7 @@ class JournalLine(models.Model):
     functional_debit = amount_field(default=0)
     functional_credit = amount_field(default=0)
     client = models.ForeignKey(
-        "crm.Account", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "crm.Account", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_constraint=False
     )
     project_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     person_id = models.BigIntegerField(null=True, blank=True)

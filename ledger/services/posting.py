@@ -179,14 +179,19 @@ def _prepare(specs: Sequence[EntrySpec]) -> list[_Prepared]:
         converted = 0
         for index, line in enumerate(spec.lines):
             if line.functional_debit is None and line.functional_credit is None:
-                rate = ONE if line.currency == functional else rates[(line.currency, functional, spec.date)]
-                fn_debit = quantize(EXACT.multiply(line.debit, rate), functional)
-                fn_credit = quantize(EXACT.multiply(line.credit, rate), functional)
-                converted += line.currency != functional
+                if line.currency == functional:
+                    rate, fn_debit, fn_credit = ONE, line.debit, line.credit
+                else:
+                    rate = rates[(line.currency, functional, spec.date)]
+                    fn_debit = quantize(EXACT.multiply(line.debit, rate), functional) if line.debit else ZERO
+                    fn_credit = (
+                        quantize(EXACT.multiply(line.credit, rate), functional) if line.credit else ZERO
+                    )
+                    converted += 1
             else:
                 fn_debit, fn_credit = line.functional_debit or ZERO, line.functional_credit or ZERO
                 amount = line.debit or line.credit
-                rate = (fn_debit or fn_credit) / amount if amount else ZERO
+                rate = ((fn_debit or fn_credit) / amount).quantize(RATE_PLACES) if amount else ZERO
                 _check_amount(index, "functional amount", fn_debit + fn_credit, functional)
             item.lines.append(_line(spec, line, rate, fn_debit, fn_credit))
         _balance_functional(item, converted, functional, rounding_accounts)
@@ -216,24 +221,29 @@ def _check_entry(spec: EntrySpec, accounts: dict[int, GLAccount]) -> None:
 
 
 def _check_line(index: int, line: LineSpec, accounts: dict[int, GLAccount], entity: LegalEntity) -> None:
-    where = f"Line {index + 1}"
     account = accounts.get(line.account.pk)
     if account is None or account.legal_entity_id != entity.pk:
         raise InvalidPosting(
-            f"{where}: the account belongs to another legal entity.", fields={"lines": [where]}
+            f"Line {index + 1}: the account belongs to another legal entity.",
+            fields={"lines": [f"Line {index + 1}"]},
         )
     if not account.active:
-        raise InactiveAccount(f"{where}: account {account} is inactive.", fields={"lines": [where]})
+        raise InactiveAccount(
+            f"Line {index + 1}: account {account} is inactive.", fields={"lines": [f"Line {index + 1}"]}
+        )
     if line.debit < 0 or line.credit < 0:
-        raise InvalidPosting(f"{where}: amounts must not be negative.", fields={"lines": [where]})
+        raise InvalidPosting(
+            f"Line {index + 1}: amounts must not be negative.", fields={"lines": [f"Line {index + 1}"]}
+        )
     sides = (line.debit > 0) + (line.credit > 0)
     functional_sides = ((line.functional_debit or ZERO) > 0) + ((line.functional_credit or ZERO) > 0)
     # A line with no transaction amount is allowed only as a pure functional-currency difference.
     if sides == 2 or functional_sides == 2 or (sides == 0 and functional_sides != 1):
         raise InvalidPosting(
-            f"{where}: give a debit or a credit, not both or neither.", fields={"lines": [where]}
+            f"Line {index + 1}: give a debit or a credit, not both or neither.",
+            fields={"lines": [f"Line {index + 1}"]},
         )
-    _check_amount(index, "amount", line.debit + line.credit, line.currency)
+    _check_amount(index, "amount", line.debit or line.credit, line.currency)
 
 
 def _check_amount(index: int, what: str, amount: Decimal, currency: str) -> None:
@@ -241,11 +251,14 @@ def _check_amount(index: int, what: str, amount: Decimal, currency: str) -> None
         places = minor_unit_exponent(currency)
     except ValueError as exc:
         raise InvalidPosting(f"Line {index + 1}: {exc}.", fields={"lines": [f"Line {index + 1}"]}) from exc
-    if amount != quantize(amount, currency):
-        raise InvalidPosting(
-            f"Line {index + 1}: the {what} {amount} has more than {places} decimals for {currency}.",
-            fields={"lines": [f"Line {index + 1}"]},
-        )
+    exponent = amount.as_tuple().exponent if isinstance(amount, Decimal) else 0
+    # Cheap first: an amount written with no more places than the currency has is already quantized.
+    if (isinstance(exponent, int) and -exponent <= places) or amount == quantize(amount, currency):
+        return
+    raise InvalidPosting(
+        f"Line {index + 1}: the {what} {amount} has more than {places} decimals for {currency}.",
+        fields={"lines": [f"Line {index + 1}"]},
+    )
 
 
 def _balance_functional(
@@ -286,7 +299,7 @@ def _line(spec: EntrySpec, line: LineSpec, rate, fn_debit, fn_credit) -> _Row:
         line.currency,
         line.debit,
         line.credit,
-        Decimal(rate).quantize(RATE_PLACES),
+        rate,
         fn_debit,
         fn_credit,
         line.client_id,

@@ -28,7 +28,6 @@ from ledger.models import (
     LegalEntity,
 )
 from ledger.reports.aging import ar_aging
-from ledger.services import dunning
 from ledger.services.ar import post_receivable, record_payment
 from ledger.services.dunning import (
     DunningCurrencyMismatch,
@@ -44,6 +43,7 @@ from ledger.services.dunning import (
     start_dunning_run,
     update_dunning_policy,
 )
+from ledger.services.dunning import runs as dunning_runs
 from ledger.services.posting import LineSpec
 from ledger.services.setup import close_period, create_legal_entity
 from ledger.tasks import nightly_dunning
@@ -519,7 +519,7 @@ def test_a_run_into_a_closed_period_fails_with_the_reason_and_bills_nothing(
 
 
 def test_progress_is_saved_per_chunk(usd_entity, finance, run, monkeypatch):
-    monkeypatch.setattr(dunning, "CHUNK_CLIENTS", 2)
+    monkeypatch.setattr(dunning_runs, "CHUNK_CLIENTS", 2)
     make_policy(finance, usd_entity, [level(1, 14)])
     for number in range(1, 6):
         client = Account.objects.create(
@@ -530,13 +530,13 @@ def test_progress_is_saved_per_chunk(usd_entity, finance, run, monkeypatch):
         )
         post_invoice(usd_entity, client, number, "10.00", on=date(2026, 1, 2), due=date(2026, 2, 1))
     seen = []
-    real = dunning._notice_chunk
+    real = dunning_runs._notice_chunk
 
     def spy(run_, policies, rows):
         seen.append(DunningRun.objects.get(pk=run_.pk).progress)
         return real(run_, policies, rows)
 
-    monkeypatch.setattr(dunning, "_notice_chunk", spy)
+    monkeypatch.setattr(dunning_runs, "_notice_chunk", spy)
     result = run(date(2026, 3, 1))
     assert seen == [0, 40, 80]
     assert (result.progress, result.notices_created, result.clients_evaluated) == (100, 5, 5)
@@ -872,7 +872,7 @@ def test_concurrent_twin_runs_notice_each_invoice_once_per_level(make_user, monk
         DunningRun.objects.create(legal_entity=entity, as_of=date(2026, 3, 2)),
     ]
     both_read = threading.Barrier(2, timeout=10)
-    real = dunning._candidates
+    real = dunning_runs._candidates
     calls = threading.local()
 
     def candidates_then_wait(run, policies, client_ids=None):
@@ -882,7 +882,7 @@ def test_concurrent_twin_runs_notice_each_invoice_once_per_level(make_user, monk
             both_read.wait()  # both runs hold the same candidates before either inserts
         return rows
 
-    monkeypatch.setattr(dunning, "_candidates", candidates_then_wait)
+    monkeypatch.setattr(dunning_runs, "_candidates", candidates_then_wait)
     errors = []
 
     def execute(run_id):

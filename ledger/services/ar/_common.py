@@ -1,0 +1,55 @@
+"""What the AR modules share: argument checks, row locking and message formatting."""
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from core.errors import ValidationFailed
+from core.money import quantize
+from ledger.models import ArItem, Currency, LegalEntity
+
+ZERO = Decimal(0)
+
+
+def _lock(ids: Iterable[int]) -> dict[int, ArItem]:
+    """Lock AR items in primary-key order (so concurrent allocators cannot deadlock) and re-read them."""
+    return {
+        item.pk: item for item in ArItem.objects.select_for_update().filter(pk__in=set(ids)).order_by("pk")
+    }
+
+
+def _check_client(client, legal_entity: LegalEntity) -> None:
+    if client.legal_entity_id != legal_entity.pk:
+        raise ValidationFailed(
+            f"{client} is a client of another legal entity, not of {legal_entity}.",
+            fields={"client": ["Belongs to another legal entity."]},
+        )
+
+
+def _check_currency(currency: str) -> None:
+    if not Currency.objects.filter(code=currency, active=True).exists():
+        raise ValidationFailed(
+            f"Unknown currency '{currency}'.", fields={"currency": ["Not an active currency."]}
+        )
+
+
+def _check_amount(amount: Decimal, currency: str, field: str) -> None:
+    if not isinstance(amount, Decimal | int) or isinstance(amount, bool):
+        raise ValidationFailed(f"The {field} must be a Decimal.", fields={field: ["Not a decimal amount."]})
+    if amount <= 0:
+        raise ValidationFailed(
+            f"The {field} must be positive, not {amount}.", fields={field: ["Must be positive."]}
+        )
+    if quantize(amount, currency) != amount:
+        raise ValidationFailed(
+            f"The {field} {amount} has more decimals than {currency} allows.",
+            fields={field: [f"Round to {currency}'s minor unit."]},
+        )
+
+
+def _show(amount: Decimal, currency: str) -> str:
+    """An amount for a message: 1,234.50 EUR."""
+    return f"{quantize(amount, currency):,} {currency}"
+
+
+def _user(actor):
+    return actor if getattr(actor, "is_authenticated", False) else None

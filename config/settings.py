@@ -215,6 +215,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
     },
     "nightly-dunning": {"task": "ledger.tasks.nightly_dunning", "schedule": crontab(hour=2, minute=0)},
+    "nightly-renewal-triggers": {
+        "task": "crm.tasks.nightly_renewal_triggers",
+        "schedule": crontab(hour=3, minute=0),
+    },
+    "nightly-missing-time-reminders": {
+        "task": "projects.tasks.missing_time_reminders",
+        "schedule": crontab(hour=6, minute=0),
+    },
 }
 
 REST_FRAMEWORK = {

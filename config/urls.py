@@ -7,11 +7,15 @@ from core.views import page_not_found, server_error
 api_v1 = [
     path("", include("core.api.urls")),
     path("", include("ledger.api.urls")),
+    path("", include("crm.api.urls")),
+    path("", include("projects.api.urls")),
 ]
 
 urlpatterns = [
     path("", include("core.urls")),
     path("ledger/", include("ledger.urls")),
+    path("crm/", include("crm.urls")),
+    path("projects/", include("projects.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -45,6 +45,40 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
 }
 
+# CRM (crm.access explains the decision): project managers are the account managers and maintain clients,
+# contacts, activities, opportunities, quotes and contracts; finance, executives and resource managers read.
+CRM_MODELS = (
+    "account", "contact", "activity", "pipelinestage", "opportunity", "opportunityline", "stagechange",
+    "quote", "quoteline", "contract", "contractversion", "contractline", "renewaltrigger", "salespolicy",
+)  # fmt: skip
+ROLE_PERMISSIONS[Role.PROJECT_MANAGER] += [
+    f"crm.{action}_{model}" for model in CRM_MODELS for action in ("view", "add", "change")
+]
+for _reader in (Role.FINANCE, Role.EXECUTIVE, Role.RESOURCE_MANAGER):
+    ROLE_PERMISSIONS[_reader] += [f"crm.view_{model}" for model in CRM_MODELS]
+
+
+# Projects (projects.access explains the decision): model permissions for the admin site; the pages and the
+# API check roles and object ownership in projects.access. Admins maintain everything.
+PROJECTS_MODELS = (
+    "role", "ratecard", "ratecardrate", "projectrateoverride", "costrate", "skill", "person", "personskill",
+    "project", "task", "milestone", "assignment", "resourcerequest", "requestedskill", "timesheet",
+    "timeentry", "missingtimereminder", "expense",
+)  # fmt: skip
+ROLE_PERMISSIONS[Role.ADMIN] += ["projects.*"]
+for _reader in (Role.FINANCE, Role.EXECUTIVE, Role.PROJECT_MANAGER, Role.RESOURCE_MANAGER):
+    ROLE_PERMISSIONS[_reader] += [f"projects.view_{model}" for model in PROJECTS_MODELS]
+ROLE_PERMISSIONS[Role.FINANCE] += [
+    f"projects.{action}_{model}"
+    for model in ("ratecard", "ratecardrate", "costrate")
+    for action in ("add", "change")
+]
+ROLE_PERMISSIONS[Role.RESOURCE_MANAGER] += [
+    f"projects.{action}_{model}"
+    for model in ("skill", "person", "personskill", "assignment", "resourcerequest", "requestedskill")
+    for action in ("add", "change")
+]
+
 
 def user_roles(user) -> set[str]:
     """The user's role names; superusers hold every role. Cached on the user object for the request."""

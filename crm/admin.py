@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from crm.models import Account
+from crm.models import Account, PipelineStage, SalesPolicy
 
 
 @admin.register(Account)
@@ -17,4 +17,33 @@ class AccountAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         # Invoices, payments and journal lines refer to clients; deactivate one instead (status).
+        return False
+
+
+@admin.register(PipelineStage)
+class PipelineStageAdmin(admin.ModelAdmin):
+    """Pipeline stages: names, order and default probabilities. Exactly one won and one lost stage."""
+
+    list_display = ["name", "code", "position", "probability", "outcome", "active"]
+    list_editable = ["position", "probability", "active"]
+    ordering = ["position"]
+
+
+@admin.register(SalesPolicy)
+class SalesPolicyAdmin(admin.ModelAdmin):
+    """The quote approval rule and the renewal thresholds (one row)."""
+
+    list_display = [
+        "__str__",
+        "margin_target_percent",
+        "max_discount_percent",
+        "approver_role",
+        "renewal_consumption_percent",
+        "renewal_days_before_end",
+    ]
+
+    def has_add_permission(self, request):
+        return not SalesPolicy.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -70,6 +70,12 @@ def _deferred_constraints_checked(request):
 
 
 @pytest.fixture(autouse=True)
+def _uploads_in_a_temporary_folder(settings, tmp_path_factory):
+    # Receipts and other uploads written by tests (and the demo loader) never land in the work tree.
+    settings.MEDIA_ROOT = tmp_path_factory.getbasetemp() / "media"
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     # API throttle counters live in the cache; tests must not see each other's.
     cache.clear()

@@ -58,7 +58,9 @@ def copy_baseline(*, entries: int, chunk: int = 60_000) -> dict:
     return {"seconds": timer.seconds}
 
 
-def batched_posting(*, entries: int, batch: int = 5_000, foreign_share: float = 0.1, key_offset: int = 0) -> dict:
+def batched_posting(
+    *, entries: int, batch: int = 5_000, foreign_share: float = 0.1, key_offset: int = 0
+) -> dict:
     """Post `entries` invoices-shaped entries (Dr AR / Cr revenue / Cr tax) in batches of `batch`."""
     from ledger.models import GLAccount
     from ledger.services.posting import EntrySpec, LineSpec, post_entries

@@ -6,84 +6,194 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crm', '0003_account_dunning_policy'),
-        ('ledger', '0006_allocation_fx_entry_by_key_one_pending_write_off'),
-        ('projects', '0001_initial'),
+        ("crm", "0003_account_dunning_policy"),
+        ("ledger", "0006_allocation_fx_entry_by_key_one_pending_write_off"),
+        ("projects", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Opportunity',
+            name="Opportunity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('stage', models.CharField(choices=[('qualify', 'Qualify'), ('propose', 'Propose'), ('negotiate', 'Negotiate'), ('won', 'Won'), ('lost', 'Lost')], default='qualify', max_length=20)),
-                ('probability', models.PositiveSmallIntegerField(default=10)),
-                ('amount', models.DecimalField(decimal_places=4, default=0, max_digits=20)),
-                ('currency', models.CharField(max_length=3)),
-                ('expected_close', models.DateField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='opportunities', to='crm.account')),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='opportunities', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "stage",
+                    models.CharField(
+                        choices=[
+                            ("qualify", "Qualify"),
+                            ("propose", "Propose"),
+                            ("negotiate", "Negotiate"),
+                            ("won", "Won"),
+                            ("lost", "Lost"),
+                        ],
+                        default="qualify",
+                        max_length=20,
+                    ),
+                ),
+                ("probability", models.PositiveSmallIntegerField(default=10)),
+                ("amount", models.DecimalField(decimal_places=4, default=0, max_digits=20)),
+                ("currency", models.CharField(max_length=3)),
+                ("expected_close", models.DateField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="opportunities",
+                        to="crm.account",
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="opportunities",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['expected_close', 'id'],
+                "ordering": ["expected_close", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Contract',
+            name="Contract",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=50)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('active', 'Active'), ('closed', 'Closed')], default='active', max_length=10)),
-                ('currency', models.CharField(max_length=3)),
-                ('start', models.DateField()),
-                ('end', models.DateField()),
-                ('total_amount', models.DecimalField(decimal_places=4, default=0, max_digits=20)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='contracts', to='crm.account')),
-                ('legal_entity', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='contracts', to='ledger.legalentity')),
-                ('opportunity', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='contracts', to='crm.opportunity')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=50)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("draft", "Draft"), ("active", "Active"), ("closed", "Closed")],
+                        default="active",
+                        max_length=10,
+                    ),
+                ),
+                ("currency", models.CharField(max_length=3)),
+                ("start", models.DateField()),
+                ("end", models.DateField()),
+                ("total_amount", models.DecimalField(decimal_places=4, default=0, max_digits=20)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="contracts",
+                        to="crm.account",
+                    ),
+                ),
+                (
+                    "legal_entity",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="contracts",
+                        to="ledger.legalentity",
+                    ),
+                ),
+                (
+                    "opportunity",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="contracts",
+                        to="crm.opportunity",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-start', '-id'],
+                "ordering": ["-start", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='OpportunityLine',
+            name="OpportunityLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('service', models.CharField(max_length=200)),
-                ('billing_model', models.CharField(choices=[('time_and_materials', 'Time and materials'), ('fixed_fee', 'Fixed fee'), ('milestone', 'Milestone'), ('retainer', 'Retainer'), ('subscription', 'Subscription')], max_length=20)),
-                ('hours', models.DecimalField(decimal_places=2, default=0, max_digits=12)),
-                ('rate', models.DecimalField(decimal_places=4, default=0, max_digits=20)),
-                ('amount', models.DecimalField(decimal_places=4, default=0, max_digits=20)),
-                ('start', models.DateField()),
-                ('end', models.DateField()),
-                ('opportunity', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='crm.opportunity')),
-                ('role', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='projects.role')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("service", models.CharField(max_length=200)),
+                (
+                    "billing_model",
+                    models.CharField(
+                        choices=[
+                            ("time_and_materials", "Time and materials"),
+                            ("fixed_fee", "Fixed fee"),
+                            ("milestone", "Milestone"),
+                            ("retainer", "Retainer"),
+                            ("subscription", "Subscription"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("hours", models.DecimalField(decimal_places=2, default=0, max_digits=12)),
+                ("rate", models.DecimalField(decimal_places=4, default=0, max_digits=20)),
+                ("amount", models.DecimalField(decimal_places=4, default=0, max_digits=20)),
+                ("start", models.DateField()),
+                ("end", models.DateField()),
+                (
+                    "opportunity",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lines",
+                        to="crm.opportunity",
+                    ),
+                ),
+                (
+                    "role",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="projects.role",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='opportunity',
-            constraint=models.CheckConstraint(condition=models.Q(('probability__gte', 0), ('probability__lte', 100)), name='opportunity_probability_range'),
+            model_name="opportunity",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("probability__gte", 0), ("probability__lte", 100)),
+                name="opportunity_probability_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contract',
-            constraint=models.UniqueConstraint(fields=('legal_entity', 'number'), name='contract_number_unique_per_entity'),
+            model_name="contract",
+            constraint=models.UniqueConstraint(
+                fields=("legal_entity", "number"), name="contract_number_unique_per_entity"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contract',
-            constraint=models.CheckConstraint(condition=models.Q(('end__gte', models.F('start'))), name='contract_dates'),
+            model_name="contract",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("end__gte", models.F("start"))), name="contract_dates"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='opportunityline',
-            constraint=models.CheckConstraint(condition=models.Q(('end__gte', models.F('start'))), name='opportunity_line_dates'),
+            model_name="opportunityline",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("end__gte", models.F("start"))), name="opportunity_line_dates"
+            ),
         ),
     ]

@@ -82,7 +82,9 @@ def test_home_sends_each_user_to_their_workspace(client, login):
     login(Role.CONSULTANT)
     response = client.get(reverse("home"))
     assert response.status_code == 302
-    assert response["Location"] == reverse("core:overview")
+    assert response["Location"] == reverse(WORKSPACES[Role.CONSULTANT]) == "/projects/time/"
+    login(Role.INTEGRATOR)
+    assert client.get(reverse("home"))["Location"] == reverse("core:overview")
 
 
 def test_home_follows_role_priority(client, login, monkeypatch):
@@ -95,14 +97,49 @@ def test_home_follows_role_priority(client, login, monkeypatch):
 @pytest.mark.parametrize(
     ("roles", "is_staff", "expected"),
     [
-        ([Role.CONSULTANT], False, ["Home", "API keys", "API docs"]),
-        ([Role.INTEGRATOR], False, ["Home", "API keys", "Webhooks", "Events", "API docs"]),
-        ([Role.FINANCE], False, ["Home", "Ledger", "API keys", "Events", "Audit log", "API docs"]),
-        ([Role.ADMIN], False, ["Home", "Ledger", "API keys", "Webhooks", "Events", "Audit log", "API docs"]),
+        ([Role.CONSULTANT], False, ["Home", "My week", "API keys", "API docs"]),
+        ([Role.INTEGRATOR], False, ["Home", "Sales", "API keys", "Webhooks", "Events", "API docs"]),
+        (
+            [Role.FINANCE],
+            False,
+            ["Home", "Sales", "Projects", "Ledger", "API keys", "Events", "Audit log", "API docs"],
+        ),
+        (
+            [Role.ADMIN],
+            False,
+            [
+                "Home",
+                "Sales",
+                "My week",
+                "Approvals",
+                "Projects",
+                "Capacity",
+                "Ledger",
+                "API keys",
+                "Webhooks",
+                "Events",
+                "Audit log",
+                "API docs",
+            ],
+        ),
         (
             [Role.ADMIN],
             True,
-            ["Home", "Ledger", "API keys", "Webhooks", "Events", "Audit log", "API docs", "Admin site"],
+            [
+                "Home",
+                "Sales",
+                "My week",
+                "Approvals",
+                "Projects",
+                "Capacity",
+                "Ledger",
+                "API keys",
+                "Webhooks",
+                "Events",
+                "Audit log",
+                "API docs",
+                "Admin site",
+            ],
         ),
     ],
 )
@@ -111,10 +148,11 @@ def test_navigation_shows_what_the_roles_allow(client, login, roles, is_staff, e
     response = client.get(reverse("core:overview"))
     labels = [link.label for link in [*response.context["nav_links"], *response.context["nav_tools"]]]
     assert labels == expected
-    # On the user's workspace its own nav entry is highlighted: "Ledger" for finance, else "Home".
+    # On the user's workspace its own nav entry is highlighted ("Home" when it has none).
     workspace = client.get(reverse("home"), follow=True)
     active = [link.label for link in workspace.context["nav_links"] if link.active]
-    assert active == (["Ledger"] if Role.FINANCE in roles else ["Home"])
+    own_entry = {Role.FINANCE: "Ledger", Role.CONSULTANT: "My week"}
+    assert active == [own_entry.get(roles[0], "Home")]
 
 
 def test_layout_has_the_user_roles_logout_form_and_htmx_csrf_header(client, login):

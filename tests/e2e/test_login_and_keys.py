@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_sign_in_create_key_see_it_once_and_revoke(page, make_user):
-    user = make_user(Role.CONSULTANT, first_name="Cleo", last_name="Park")
+    user = make_user(Role.INTEGRATOR, first_name="Cleo", last_name="Park")
 
     page.goto("/accounts/login/")
     expect(page.get_by_label("Username")).to_be_focused()

@@ -1,0 +1,1 @@
+"""Every CRM write: one function per business action, keyword-only, with an explicit actor."""

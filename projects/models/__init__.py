@@ -1,0 +1,26 @@
+from .expenses import Expense
+from .people import Person, PersonSkill, Skill
+from .projects import Assignment, Milestone, Project, RequestedSkill, ResourceRequest, Task
+from .rates import CostRate, ProjectRateOverride, RateCard, RateCardRate, Role
+from .time import MissingTimeReminder, TimeEntry, Timesheet
+
+__all__ = [
+    "Assignment",
+    "CostRate",
+    "Expense",
+    "Milestone",
+    "MissingTimeReminder",
+    "Person",
+    "PersonSkill",
+    "Project",
+    "ProjectRateOverride",
+    "RateCard",
+    "RateCardRate",
+    "RequestedSkill",
+    "ResourceRequest",
+    "Role",
+    "Skill",
+    "Task",
+    "TimeEntry",
+    "Timesheet",
+]

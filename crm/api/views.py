@@ -12,7 +12,6 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.api import base
-from core.api.pagination import CursorPagination
 from core.api.permissions import role_permission
 from crm import selectors
 from crm.access import READERS, WRITERS
@@ -48,25 +47,9 @@ CRM_PERMISSIONS = [*base.APIView.permission_classes, role_permission(read=READER
 APPROVER_PERMISSIONS = [*base.APIView.permission_classes, role_permission(read=READERS, write=READERS)]
 
 
-def _pagination(*fields: str) -> type[CursorPagination]:
-    return type("CrmCursorPagination", (CursorPagination,), {"ordering": fields})
-
-
-class CrmViewSet(base.GenericViewSet):
+class CrmViewSet(base.ServiceViewSet):
     scope_area = "crm"
     permission_classes = CRM_PERMISSIONS
-    model = None
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return self.model.objects.none()
-        return self.visible()
-
-    def visible(self):
-        return self.model.objects.all()
-
-    def reread(self, obj):
-        return self.visible().get(pk=obj.pk)
 
 
 class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmViewSet):
@@ -75,7 +58,7 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmViewSe
     model = Account
     serializer_class = s.AccountSerializer
     filterset_class = filtersets.AccountFilterSet
-    pagination_class = _pagination("name", "id")
+    pagination_class = base.cursor_pagination("name", "id")
 
     def visible(self):
         return Account.objects.select_related("owner")
@@ -102,7 +85,7 @@ class ContactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmViewSe
     model = Contact
     serializer_class = s.ContactSerializer
     filterset_class = filtersets.ContactFilterSet
-    pagination_class = _pagination("name", "id")
+    pagination_class = base.cursor_pagination("name", "id")
 
     @extend_schema(request=s.ContactSerializer, responses={201: s.ContactSerializer})
     def create(self, request):
@@ -125,7 +108,7 @@ class ActivityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmViewS
     model = Activity
     serializer_class = s.ActivitySerializer
     filterset_class = filtersets.ActivityFilterSet
-    pagination_class = _pagination("due", "id")
+    pagination_class = base.cursor_pagination("due", "id")
 
     def visible(self):
         return Activity.objects.select_related("owner")
@@ -150,7 +133,7 @@ class StageViewSet(mixins.ListModelMixin, CrmViewSet):
 
     model = PipelineStage
     serializer_class = s.StageSerializer
-    pagination_class = _pagination("position", "id")
+    pagination_class = base.cursor_pagination("position", "id")
 
     def visible(self):
         return PipelineStage.objects.filter(active=True)
@@ -162,7 +145,7 @@ class OpportunityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmVi
     model = Opportunity
     serializer_class = s.OpportunitySerializer
     filterset_class = filtersets.OpportunityFilterSet
-    pagination_class = _pagination("expected_close", "id")
+    pagination_class = base.cursor_pagination("expected_close", "id")
 
     def visible(self):
         return Opportunity.objects.select_related("owner").prefetch_related(
@@ -246,7 +229,7 @@ class QuoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmViewSet)
     model = Quote
     serializer_class = s.QuoteSerializer
     filterset_class = filtersets.QuoteFilterSet
-    pagination_class = _pagination("-id")
+    pagination_class = base.cursor_pagination("-id")
 
     def visible(self):
         return Quote.objects.prefetch_related("lines")
@@ -310,7 +293,7 @@ class ContractViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmViewS
     model = Contract
     serializer_class = s.ContractSerializer
     filterset_class = filtersets.ContractFilterSet
-    pagination_class = _pagination("-id")
+    pagination_class = base.cursor_pagination("-id")
 
     def visible(self):
         lines = ContractLine.objects.select_related("contract_version", "contract")

@@ -11,7 +11,6 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.api import base
-from core.api.pagination import CursorPagination
 from core.api.permissions import role_permission
 from core.errors import ValidationFailed
 from core.roles import Role
@@ -53,26 +52,9 @@ REFERENCE_PERMISSIONS = [
 ]
 
 
-def _pagination(*fields: str) -> type[CursorPagination]:
-    return type("LedgerCursorPagination", (CursorPagination,), {"ordering": fields})
-
-
-class LedgerViewSet(base.GenericViewSet):
+class LedgerViewSet(base.ServiceViewSet):
     scope_area = "ledger"
     permission_classes = LEDGER_PERMISSIONS
-    model = None
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return self.model.objects.none()
-        return self.visible()
-
-    def visible(self):
-        return self.model.objects.all()
-
-    def reread(self, obj):
-        """The object as the list shows it (with its related rows), after a service changed it."""
-        return self.visible().get(pk=obj.pk)
 
 
 class LegalEntityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, LedgerViewSet):
@@ -81,7 +63,7 @@ class LegalEntityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Ledge
     model = LegalEntity
     serializer_class = s.LegalEntitySerializer
     permission_classes = REFERENCE_PERMISSIONS
-    pagination_class = _pagination("name")
+    pagination_class = base.cursor_pagination("name")
 
     @extend_schema(request=s.LegalEntityCreateSerializer, responses={201: s.LegalEntitySerializer})
     def create(self, request):
@@ -108,7 +90,7 @@ class ExchangeRateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Ledg
     model = ExchangeRate
     serializer_class = s.ExchangeRateSerializer
     filterset_class = filtersets.ExchangeRateFilterSet
-    pagination_class = _pagination("-date", "-id")
+    pagination_class = base.cursor_pagination("-date", "-id")
 
     @extend_schema(request=s.ExchangeRateCreateSerializer, responses={201: s.ExchangeRateSerializer})
     def create(self, request):
@@ -132,7 +114,7 @@ class GLAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, LedgerV
     model = GLAccount
     serializer_class = s.GLAccountSerializer
     filterset_class = filtersets.GLAccountFilterSet
-    pagination_class = _pagination("code", "id")
+    pagination_class = base.cursor_pagination("code", "id")
 
     @extend_schema(request=s.GLAccountUpdateSerializer, responses=s.GLAccountSerializer)
     def partial_update(self, request, pk=None):
@@ -148,7 +130,7 @@ class FiscalPeriodViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Ledg
     model = FiscalPeriod
     serializer_class = s.FiscalPeriodSerializer
     filterset_class = filtersets.FiscalPeriodFilterSet
-    pagination_class = _pagination("start", "id")
+    pagination_class = base.cursor_pagination("start", "id")
 
     @extend_schema(request=s.ReasonSerializer, responses=s.FiscalPeriodSerializer)
     @action(detail=True, methods=["post"])

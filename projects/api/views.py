@@ -14,7 +14,6 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.api import base
-from core.api.pagination import CursorPagination
 from core.api.permissions import role_permission
 from core.errors import ValidationFailed
 from core.roles import Role as UserRole
@@ -79,24 +78,8 @@ def _permissions(*, read=ALL_ROLES, write=()):
     return [*base.APIView.permission_classes, role_permission(read=read, write=write)]
 
 
-def _pagination(*fields: str) -> type[CursorPagination]:
-    return type("ProjectsCursorPagination", (CursorPagination,), {"ordering": fields})
-
-
-class ProjectsViewSet(base.GenericViewSet):
+class ProjectsViewSet(base.ServiceViewSet):
     scope_area = "projects"
-    model = None
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return self.model.objects.none()
-        return self.visible()
-
-    def visible(self):
-        return self.model.objects.all()
-
-    def reread(self, obj):
-        return self.visible().get(pk=obj.pk)
 
     def payload(self, serializer_class, **kwargs):
         data = serializer_class(data=self.request.data, **kwargs)
@@ -118,7 +101,7 @@ class ProjectViewSet(ReadMixin, ProjectsViewSet):
     serializer_class = s.ProjectSerializer
     filterset_class = filtersets.ProjectFilterSet
     permission_classes = _permissions(write=(*PROJECT_CREATORS,))
-    pagination_class = _pagination("code", "id")
+    pagination_class = base.cursor_pagination("code", "id")
 
     def visible(self):
         return visible_projects(self.request.user)
@@ -178,7 +161,7 @@ class TaskViewSet(ReadMixin, ProjectsViewSet):
     serializer_class = s.TaskSerializer
     filterset_class = filtersets.TaskFilterSet
     permission_classes = _permissions(write=(UserRole.PROJECT_MANAGER,))
-    pagination_class = _pagination("project_id", "position", "id")
+    pagination_class = base.cursor_pagination("project_id", "position", "id")
 
     def visible(self):
         return Task.objects.filter(project__in=visible_projects(self.request.user))
@@ -203,7 +186,7 @@ class MilestoneViewSet(ReadMixin, ProjectsViewSet):
     serializer_class = s.ProjectMilestoneSerializer
     filterset_class = filtersets.MilestoneFilterSet
     permission_classes = _permissions(write=(*PROJECT_CREATORS,))
-    pagination_class = _pagination("due", "id")
+    pagination_class = base.cursor_pagination("due", "id")
 
     def visible(self):
         return Milestone.objects.filter(project__in=visible_projects(self.request.user)).select_related(
@@ -246,7 +229,7 @@ class RoleViewSet(ReadMixin, ProjectsViewSet):
     model = Role
     serializer_class = s.RoleSerializer
     permission_classes = _permissions(write=(UserRole.FINANCE, UserRole.RESOURCE_MANAGER))
-    pagination_class = _pagination("name", "id")
+    pagination_class = base.cursor_pagination("name", "id")
 
     @extend_schema(request=s.RoleSerializer, responses={201: s.RoleSerializer})
     def create(self, request):
@@ -262,7 +245,7 @@ class RateCardViewSet(ReadMixin, ProjectsViewSet):
     serializer_class = s.RateCardSerializer
     filterset_class = filtersets.RateCardFilterSet
     permission_classes = _permissions(read=PROJECT_READERS, write=RATE_CARD_WRITERS)
-    pagination_class = _pagination("name", "id")
+    pagination_class = base.cursor_pagination("name", "id")
 
     def visible(self):
         return RateCard.objects.prefetch_related(
@@ -293,7 +276,7 @@ class CostRateViewSet(ReadMixin, ProjectsViewSet):
         read=(UserRole.FINANCE, UserRole.EXECUTIVE, UserRole.RESOURCE_MANAGER, UserRole.INTEGRATOR),
         write=COST_RATE_WRITERS,
     )
-    pagination_class = _pagination("person_id", "valid_from", "id")
+    pagination_class = base.cursor_pagination("person_id", "valid_from", "id")
 
     @extend_schema(request=s.CostRateCreateSerializer, responses={201: s.CostRateSerializer})
     def create(self, request):
@@ -312,7 +295,7 @@ class RateOverrideViewSet(ReadMixin, ProjectsViewSet):
     permission_classes = _permissions(
         read=PROJECT_READERS, write=(UserRole.PROJECT_MANAGER, UserRole.FINANCE)
     )
-    pagination_class = _pagination("project_id", "person_id", "valid_from", "id")
+    pagination_class = base.cursor_pagination("project_id", "person_id", "valid_from", "id")
 
     @extend_schema(request=s.RateOverrideCreateSerializer, responses={201: s.RateOverrideSerializer})
     def create(self, request):
@@ -331,7 +314,7 @@ class PersonViewSet(ReadMixin, ProjectsViewSet):
     serializer_class = s.PersonSerializer
     filterset_class = filtersets.PersonFilterSet
     permission_classes = _permissions(write=STAFFERS)
-    pagination_class = _pagination("name", "id")
+    pagination_class = base.cursor_pagination("name", "id")
 
     def visible(self):
         return visible_people(self.request.user).prefetch_related(
@@ -375,7 +358,7 @@ class AssignmentViewSet(ReadMixin, mixins.DestroyModelMixin, ProjectsViewSet):
     serializer_class = s.AssignmentSerializer
     filterset_class = filtersets.AssignmentFilterSet
     permission_classes = _permissions(write=(UserRole.RESOURCE_MANAGER, UserRole.PROJECT_MANAGER))
-    pagination_class = _pagination("start", "id")
+    pagination_class = base.cursor_pagination("start", "id")
 
     def visible(self):
         return visible_assignments(self.request.user)
@@ -405,7 +388,7 @@ class ResourceRequestViewSet(ReadMixin, ProjectsViewSet):
     serializer_class = s.ResourceRequestSerializer
     filterset_class = filtersets.ResourceRequestFilterSet
     permission_classes = _permissions(read=PROJECT_READERS, write=(*PROJECT_CREATORS,))
-    pagination_class = _pagination("start", "id")
+    pagination_class = base.cursor_pagination("start", "id")
 
     def visible(self):
         return visible_resource_requests(self.request.user).prefetch_related(
@@ -519,7 +502,7 @@ class TimeEntryViewSet(ReadMixin, mixins.DestroyModelMixin, ProjectsViewSet):
     serializer_class = s.TimeEntrySerializer
     filterset_class = filtersets.TimeEntryFilterSet
     permission_classes = _permissions(write=TIME_WRITERS)
-    pagination_class = _pagination("-date", "-id")
+    pagination_class = base.cursor_pagination("-date", "-id")
 
     def visible(self):
         return visible_time_entries(self.request.user)
@@ -621,7 +604,7 @@ class TimesheetViewSet(ReadMixin, ProjectsViewSet):
     serializer_class = s.TimesheetSerializer
     filterset_class = filtersets.TimesheetFilterSet
     permission_classes = _permissions(write=TIME_WRITERS)
-    pagination_class = _pagination("-week_start", "-id")
+    pagination_class = base.cursor_pagination("-week_start", "-id")
 
     def visible(self):
         entries = visible_time_entries(self.request.user).order_by("date", "id")
@@ -659,7 +642,7 @@ class ExpenseViewSet(ReadMixin, mixins.DestroyModelMixin, ProjectsViewSet):
     serializer_class = s.ExpenseSerializer
     filterset_class = filtersets.ExpenseFilterSet
     permission_classes = _permissions(write=TIME_WRITERS)
-    pagination_class = _pagination("-date", "-id")
+    pagination_class = base.cursor_pagination("-date", "-id")
     parser_classes = [parsers.JSONParser, parsers.MultiPartParser, parsers.FormParser]
 
     def visible(self):

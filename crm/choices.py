@@ -48,6 +48,7 @@ class UnusedHours(models.TextChoices):
 
     FORFEIT = "forfeit", "Forfeited"
     CARRY_OVER = "carry_over", "Carried over to the next period"
+    REFUND = "refund", "Carried over, and refunded when the line ends"
 
 
 class StageOutcome(models.TextChoices):

@@ -35,6 +35,8 @@ class Account(models.Model):
     dunning_policy = models.ForeignKey(
         "ledger.DunningPolicy", null=True, blank=True, on_delete=models.PROTECT, related_name="clients"
     )
+    # Open AR (in the client's currency) above which new invoices are flagged for review; null: no limit.
+    credit_limit = models.DecimalField(max_digits=20, decimal_places=4, null=True, blank=True)
     # The tax code invoices to this client carry by default (billing's tax codes, by code).
     tax_code = models.CharField(max_length=20, blank=True)
     industry = models.CharField(max_length=100, blank=True)

@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
+from billing.services.plans import sync_billing_plans
 from core import audit
 from core.errors import InvalidTransition, ValidationFailed
 from core.events import emit
@@ -90,6 +91,7 @@ def create_contract(
         created_by=contract.created_by,
     )
     _write_lines(contract, version, lines)
+    sync_billing_plans(contract=contract)
     audit.record(
         actor=actor,
         action="contract.created",
@@ -191,6 +193,7 @@ def amend_contract(
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
     _write_lines(contract, version, normalised)
+    sync_billing_plans(contract=contract)
     audit.record(
         actor=actor,
         action="contract.amended",

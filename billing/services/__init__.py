@@ -1,0 +1,1 @@
+"""Billing's writes: one function per business action (see the modules)."""

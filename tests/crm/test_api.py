@@ -115,8 +115,7 @@ def test_create_an_opportunity_with_lines_and_win_it(pm_api, client_account, rol
     assert [p["code"] for p in trace["projects"]] == ["US-C-00001"]
     assert (
         trace["stuck"]
-        == "Delivering: project US-C-00001 is running; nothing is invoiced yet (the billing app "
-        "is not installed yet)."
+        == "Delivering: project US-C-00001 is running; nothing is invoiced yet."
     )
 
 

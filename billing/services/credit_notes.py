@@ -65,7 +65,8 @@ def create_credit_note(
     invoice = lock_invoice(invoice)
     if invoice.status not in CREDITABLE:
         raise InvalidTransition(
-            f"Invoice {invoice} is {invoice.get_status_display().lower()}; only a released invoice can be credited."
+            f"Invoice {invoice} is {invoice.get_status_display().lower()}; "
+            "only a released invoice can be credited."
         )
     invoice_lines = {line.pk: line for line in invoice.lines.all()}
     wanted: dict[int, dict] = {}
@@ -109,7 +110,8 @@ def create_credit_note(
             problems[f"line.{line_id}"] = ["A credit must be more than zero."]
         elif amount > left:
             problems[f"line.{line_id}"] = [
-                f"{line.description}: {amount:.2f} is more than the {left:.2f} {invoice.currency} left to credit."
+                f"{line.description}: {amount:.2f} is more than the "
+                f"{left:.2f} {invoice.currency} left to credit."
             ]
     if problems:
         raise ValidationFailed(next(iter(problems.values()))[0], fields=problems)

@@ -70,7 +70,8 @@ def invoice_flags(invoices) -> dict[int, list[dict]]:
                 found.append(
                     {
                         "code": "deviation",
-                        "message": f"Total {format_money(invoice.total_amount, invoice.currency)} is more than 30% "
+                        "message": f"Total {format_money(invoice.total_amount, invoice.currency)} "
+                        "is more than 30% "
                         f"off the mean of the last {len(history)} invoices "
                         f"({format_money(mean, invoice.currency)}).",
                     }
@@ -109,7 +110,8 @@ def invoice_flags(invoices) -> dict[int, list[dict]]:
                 found.append(
                     {
                         "code": "credit_limit",
-                        "message": f"{account.name} would owe {format_money(exposure, invoice.currency)}, over its "
+                        "message": f"{account.name} would owe "
+                        f"{format_money(exposure, invoice.currency)}, over its "
                         f"credit limit of {format_money(account.credit_limit, invoice.currency)}.",
                     }
                 )

@@ -64,7 +64,7 @@ def recompute_totals(invoice: Invoice) -> Invoice:
     codes = tax_codes_of(invoice.legal_entity_id)
     taxes = (
         tax_summary(lines, codes, invoice.currency)
-        if all(l.tax_code in codes or not l.tax_code for l in lines)
+        if all(line.tax_code in codes or not line.tax_code for line in lines)
         else []
     )
     invoice.subtotal_amount = sum((line.amount for line in lines), ZERO)
@@ -142,7 +142,8 @@ def _undo_retainer_and_holds(invoice: Invoice, plan_ids: set[int]) -> None:
     later = RetainerMovement.objects.filter(plan_id__in=plan_ids, run_id__gt=invoice.run_id).exists()
     if later:
         raise InvalidTransition(
-            "A later billing run has drawn on this contract's retainer; release this draft and credit it instead."
+            "A later billing run has drawn on this contract's retainer; "
+            "release this draft and credit it instead."
         )
     TimeEntryBilling.objects.filter(
         plan_id__in=plan_ids, run_id=invoice.run_id, invoice_line__isnull=True
@@ -333,7 +334,8 @@ def release_invoice(*, actor, invoice: Invoice, issue_date: date | None = None) 
     tax = sum((row.tax for row in taxes), ZERO)
     if subtotal + tax <= 0:
         raise ValidationFailed(
-            f"The invoice totals {subtotal + tax:.2f} {invoice.currency}; an invoice must total more than zero "
+            f"The invoice totals {subtotal + tax:.2f} {invoice.currency}; "
+            "an invoice must total more than zero "
             "(issue a credit note for money owed back).",
             code="non_positive_total",
             fields={"total_amount": ["Must be more than zero."]},
@@ -411,8 +413,9 @@ def billing_address(invoice: Invoice) -> str:
 @transaction.atomic
 def send_invoice(*, actor, invoice: Invoice, to: str | None = None) -> Invoice:
     """E-mail the invoice PDF to the client's billing contact (or `to`); sending again is allowed."""
-    from billing.pdf import render_invoice_pdf
     from django.core.mail import EmailMessage
+
+    from billing.pdf import render_invoice_pdf
 
     require_role(actor, Role.FINANCE)
     invoice = lock_invoice(invoice)
@@ -461,7 +464,8 @@ def void_invoice(*, actor, invoice: Invoice, reason: str) -> Invoice:
     invoice = lock_invoice(invoice)
     if invoice.status not in (InvoiceStatus.RELEASED, InvoiceStatus.SENT):
         raise InvalidTransition(
-            f"Invoice {invoice} is {invoice.get_status_display().lower()}; only a released or sent invoice can be voided."
+            f"Invoice {invoice} is {invoice.get_status_display().lower()}; "
+            "only a released or sent invoice can be voided."
         )
     item = invoice.ar_item
     if item is not None and item.open_amount != item.amount:

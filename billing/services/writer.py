@@ -116,7 +116,8 @@ def write_drafts(*, run, drafts: dict) -> WriteResult:
                     run=run,
                     kind=ExceptionKind.NO_TAX_CODE,
                     contract=contract,
-                    message=f"{contract.number}: tax code '{draft.lines[0].tax_code}' does not exist; the draft has "
+                    message=f"{contract.number}: tax code '{draft.lines[0].tax_code}' does not exist; "
+                    "the draft has "
                     "no tax until it is fixed.",
                 )
             )

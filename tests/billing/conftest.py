@@ -33,7 +33,11 @@ def finance(make_user):
 @pytest.fixture
 def entity(db):
     return create_legal_entity(
-        actor=None, name="Acme Consulting Inc.", functional_currency="USD", invoice_prefix="US-", today=date(2026, 1, 15)
+        actor=None,
+        name="Acme Consulting Inc.",
+        functional_currency="USD",
+        invoice_prefix="US-",
+        today=date(2026, 1, 15),
     )
 
 

@@ -22,7 +22,9 @@ def run_billing(finance, entity, period_end, **scope) -> BillingRun:
     return execute_billing_run(run_id=run.pk)
 
 
-def test_the_issues_time_and_materials_invoice_and_its_ledger_entry(finance, entity, roles, people, make_contract):
+def test_the_issues_time_and_materials_invoice_and_its_ledger_entry(
+    finance, entity, roles, people, make_contract
+):
     contract, project = make_contract([tm_line(roles.senior, "185.00"), tm_line(roles.analyst, "120.00")])
     # Senior 38.50 h at 185.00 over several days; Analyst 52.25 h at 120.00.
     for day, hours in ((date(2026, 3, 2), "8.00"), (date(2026, 3, 3), "7.50"), (date(2026, 3, 4), "23.00")):

@@ -48,7 +48,8 @@ def draft_expenses(drafts: dict, plans, period_end: date) -> None:
         if plan is None or currency != draft.contract.currency:
             draft.add_exception(
                 ExceptionKind.NO_PLAN if plan is None else ExceptionKind.CURRENCY,
-                f"Expense {pk} ({converted} {currency}) cannot be billed on contract {draft.contract.number}: "
+                f"Expense {pk} ({converted} {currency}) cannot be billed on contract "
+                f"{draft.contract.number}: "
                 + ("it has no billing plan." if plan is None else f"it bills in {draft.contract.currency}."),
                 project=project_id,
                 expense=pk,

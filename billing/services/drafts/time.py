@@ -99,7 +99,8 @@ def draft_time(drafts: dict[int, ContractDraft], plans: PlanMap, period_end: dat
         if plan is None:
             draft.add_exception(
                 ExceptionKind.NO_PLAN,
-                f"{hours} approved billable hours on project {group['project_id']} have no time-and-materials "
+                f"{hours} approved billable hours on project {group['project_id']} have no "
+                "time-and-materials "
                 "or retainer line to bill on.",
                 project=group["project_id"],
                 hours=hours,
@@ -269,7 +270,8 @@ def _draft_capped(draft, plan, rows, released_holds, consumed: Decimal, roles) -
         held = sum((spec.amount for spec in draft.over_cap if spec.plan_id == plan.pk), ZERO)
         draft.add_exception(
             ExceptionKind.OVER_CAP,
-            f"{plan.description}: {quantize(held, currency)} {currency} of time is over the not-to-exceed cap "
+            f"{plan.description}: {quantize(held, currency)} {currency} of time is over the "
+            "not-to-exceed cap "
             f"of {plan.cap_amount:.2f} {currency}; write it off or raise the cap by change order.",
             plan=plan.pk,
             amount=quantize(held, currency),

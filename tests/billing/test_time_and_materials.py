@@ -106,3 +106,78 @@ def test_a_cap_bills_up_to_it_and_holds_the_rest(finance, entity, roles, people,
     assert TimeEntryBilling.objects.filter(time_entry=a, amount__isnull=True).exists()
     assert {hold.status for hold in OverCapEntry.objects.all()} == {HoldStatus.HELD}
     assert any(flag["code"] == "over_cap" for flag in invoice.flags)
+
+
+def held_over_cap(finance, entity, roles, people, make_contract):
+    contract, project = make_contract([tm_line(roles.senior, "100.00", cap="1000.00")])
+    entries = [approved_time(people.sam, project, date(2026, 3, day), "6", "100.00") for day in (2, 3)]
+    run = run_billing(finance, entity, date(2026, 3, 31))
+    return contract, project, entries, Invoice.objects.get(run=run)
+
+
+def test_a_change_order_raising_the_cap_bills_the_held_time_next(
+    finance, entity, roles, people, make_contract
+):
+    from crm.services.contracts import amend_contract, current_lines
+
+    contract, project, entries, first = held_over_cap(finance, entity, roles, people, make_contract)
+    assert first.subtotal_amount == D("1000.00")  # 6 h + 4 of 6 h; 2 h (200.00) held
+    assert OverCapEntry.objects.get().amount == D("200.00")
+    line = current_lines(contract).get()
+    amend_contract(
+        actor=None,
+        contract=contract,
+        reason="Change order 1",
+        lines=[{"id": line.pk, "cap_amount": D("2000.00")}],
+    )
+    assert OverCapEntry.objects.get().status == HoldStatus.RELEASED
+    run = run_billing(finance, entity, date(2026, 3, 31))
+    invoice = Invoice.objects.get(run=run)
+    assert [line.amount for line in invoice.lines.all()] == [D("200.00")]
+    assert OverCapEntry.objects.get().status == HoldStatus.BILLED
+    assert run_billing(finance, entity, date(2026, 3, 31)).invoices_created == 0
+
+
+def test_held_time_can_be_written_off_with_a_reason(finance, entity, roles, people, make_contract):
+    from billing.services.over_cap import write_off_over_cap
+    from core.errors import ValidationFailed
+    from projects.choices import EntryStatus
+
+    contract, project, entries, first = held_over_cap(finance, entity, roles, people, make_contract)
+    later = approved_time(people.sam, project, date(2026, 3, 4), "3", "100.00")
+    run_billing(finance, entity, date(2026, 3, 31))  # wholly over the cap now
+    with pytest.raises(ValidationFailed):
+        write_off_over_cap(actor=finance, entry_ids=[later.pk], reason="")
+    write_off_over_cap(actor=finance, entry_ids=[entries[1].pk, later.pk], reason="Agreed with the client")
+    later.refresh_from_db()
+    entries[1].refresh_from_db()
+    assert later.status == EntryStatus.WRITTEN_OFF
+    assert entries[1].status == EntryStatus.APPROVED  # its first 4 h stay billed
+    assert set(OverCapEntry.objects.values_list("status", flat=True)) == {HoldStatus.WRITTEN_OFF}
+    assert run_billing(finance, entity, date(2026, 3, 31)).invoices_created == 0
+
+
+def test_an_invoice_in_another_currency_posts_functional_amounts_at_the_issue_date_rate(
+    finance, entity, vat20, roles, people, make_contract
+):
+    from crm.models import Account
+    from ledger.services.setup import set_exchange_rate
+
+    client = Account.objects.create(
+        name="Initech GmbH", legal_entity=entity, currency="EUR", tax_code="VAT20"
+    )
+    contract, project = make_contract([tm_line(roles.senior, "150.00")], account=client)
+    approved_time(people.sam, project, date(2026, 3, 2), "10", "150.00")
+    set_exchange_rate(
+        actor=finance, from_currency="EUR", to_currency="USD", on=date(2026, 3, 31), rate=D("1.085")
+    )
+    invoice = Invoice.objects.get(run=run_billing(finance, entity, date(2026, 3, 31)))
+    assert (invoice.currency, invoice.total_amount) == ("EUR", D("1800.00"))
+    invoice = release_invoice(actor=finance, invoice=invoice, issue_date=date(2026, 4, 1))
+    assert (invoice.rate, invoice.functional_total_amount) == (D("1.085"), D("1953.00"))
+    lines = JournalLine.objects.filter(entry=invoice.journal_entry)
+    assert (
+        sum(line.functional_debit for line in lines)
+        == sum(line.functional_credit for line in lines)
+        == D("1953.00")
+    )

@@ -134,6 +134,13 @@ def draft_time(drafts: dict[int, ContractDraft], plans: PlanMap, period_end: dat
                 last_date=group["last"],
             )
         )
+    # Capped plans with holds a change order released bill them even without new time.
+    for plan_id in set(
+        OverCapEntry.objects.filter(plan_id__in=list(plans.plans), status=HoldStatus.RELEASED).values_list(
+            "plan_id", flat=True
+        )
+    ):
+        detailed.setdefault(plan_id, set())
     if not detailed:
         return
     pairs = {pair for plan_pairs in detailed.values() for pair in plan_pairs}

@@ -21,3 +21,24 @@ def emit(type: str, subject: models.Model, data: dict | None = None, *, actor=No
     # repeats it). The periodic sweep fans the event out later.
     transaction.on_commit(lambda: fan_out_event.delay(event.id), robust=True)
     return event
+
+
+def emit_many(type: str, rows, *, actor=None) -> list[Event]:
+    """Record `type` for each (subject, data) in `rows` with one insert and one fan-out task."""
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    events = Event.objects.bulk_create(
+        Event(
+            type=type,
+            subject_type=subject._meta.label_lower,
+            subject_id=str(subject.pk),
+            data=to_jsonable(data or {}),
+            actor=user,
+        )
+        for subject, data in rows
+    )
+    if events:
+        from core.tasks import fan_out_events
+
+        ids = [event.id for event in events]
+        transaction.on_commit(lambda: fan_out_events.delay(ids), robust=True)
+    return events

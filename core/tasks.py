@@ -25,6 +25,12 @@ def fan_out_event(event_id: int) -> list[int]:
 
 
 @shared_task
+def fan_out_events(event_ids: list[int]) -> int:
+    """Fan out a batch of events recorded together (a bulk action); see `fan_out_event`."""
+    return sum(len(fan_out_event(event_id)) for event_id in event_ids)
+
+
+@shared_task
 def deliver_webhook(delivery_id: int) -> str | None:
     """Attempt one delivery; after a failure, queue the retry for when its backoff ends.
 

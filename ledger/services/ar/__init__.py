@@ -11,7 +11,7 @@ difference on the allocation, and the AR control account always equals the suble
 from ._common import ZERO
 from .allocations import ALLOCATION_SOURCE, ItemBalance, allocate, item_balances, reverse_allocation
 from .payments import PAYMENT_DOCUMENT, allocate_payment, record_payment
-from .receivables import post_receivable
+from .receivables import ReceivableSpec, post_receivable, post_receivables
 from .write_offs import WRITE_OFF_DOCUMENT, approve_write_off, reject_write_off, request_write_off
 
 __all__ = [
@@ -25,6 +25,8 @@ __all__ = [
     "approve_write_off",
     "item_balances",
     "post_receivable",
+    "post_receivables",
+    "ReceivableSpec",
     "record_payment",
     "reject_write_off",
     "request_write_off",

@@ -1,6 +1,8 @@
 """Draft review (line edits with a reason, removing work, deleting a draft) and the invoice's life:
 release (numbered, dated, posted to the ledger and AR), send, void."""
 
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -20,16 +22,18 @@ from billing.models import (
     TimeEntryBilling,
 )
 from billing.services.flags import refresh_flags
-from billing.services.numbering import next_document_number
+from billing.services.numbering import next_document_numbers
 from billing.services.tax import tax_codes_of, tax_summary
 from core import audit
-from core.errors import InvalidTransition, ValidationFailed
-from core.events import emit
+from core.errors import DomainError, InvalidTransition, NotFound, ValidationFailed
+from core.events import emit, emit_many
 from core.money import quantize
 from core.roles import Role, require_role
-from ledger.choices import AccountRole, ArItemKind
-from ledger.selectors import account_by_role
-from ledger.services.ar import post_receivable
+from ledger.choices import AccountRole, ArItemKind, PeriodStatus
+from ledger.errors import PeriodClosed, PeriodMissing
+from ledger.models import FiscalPeriod, GLAccount
+from ledger.selectors import account_by_role, exchange_rate
+from ledger.services.ar import ReceivableSpec, post_receivables
 from ledger.services.posting import LineSpec
 
 ZERO = Decimal(0)
@@ -271,11 +275,11 @@ def delete_draft_invoice(*, actor, invoice: Invoice, reason: str = "") -> Invoic
 
 
 def revenue_lines(
-    invoice_lines, *, currency: str, contract, client_id: int, legal_entity, credit: bool
+    invoice_lines, *, currency: str, contract, client_id: int, legal_entity, credit: bool, deferred=None
 ) -> list:
     """The contract-liability lines of a document: per invoice line, dimensioned by project (and the
     contract in the memo); a negative line (a refund) posts to the other side."""
-    deferred = account_by_role(legal_entity, AccountRole.DEFERRED_REVENUE)
+    deferred = deferred or account_by_role(legal_entity, AccountRole.DEFERRED_REVENUE)
     result = []
     for line in invoice_lines:
         if not line.amount:
@@ -296,12 +300,10 @@ def revenue_lines(
     return result
 
 
-def tax_lines(taxes, *, currency: str, credit: bool) -> list:
-    from ledger.models import GLAccount
-
-    accounts = {
-        a.pk: a for a in GLAccount.objects.filter(pk__in={row.account_id for row in taxes if row.account_id})
-    }
+def tax_lines(taxes, *, currency: str, credit: bool, accounts: dict | None = None) -> list:
+    if accounts is None:
+        wanted = {row.account_id for row in taxes if row.account_id}
+        accounts = {account.pk: account for account in GLAccount.objects.filter(pk__in=wanted)}
     return [
         LineSpec(
             account=accounts[row.account_id],
@@ -315,93 +317,231 @@ def tax_lines(taxes, *, currency: str, credit: bool) -> list:
     ]
 
 
-@transaction.atomic
-def release_invoice(*, actor, invoice: Invoice, issue_date: date | None = None) -> Invoice:
-    """Number, date and post a draft: Dr AR (total) / Cr deferred revenue per line / Cr tax per code,
-    at the issue date's rate. Refused with nothing written if anything is wrong."""
-    require_role(actor, Role.FINANCE)
-    invoice = lock_invoice(invoice)
+@dataclass
+class ReleaseResult:
+    released: list[Invoice] = field(default_factory=list)
+    # Invoice id → the domain error that refused it (nothing of it was written).
+    refused: dict[int, DomainError] = field(default_factory=dict)
+
+
+def _release_problem(invoice: Invoice, lines, codes) -> tuple[list, DomainError | None]:
     if invoice.status != InvoiceStatus.DRAFT:
-        raise InvalidTransition(f"Invoice {invoice} is already {invoice.get_status_display().lower()}.")
-    lines = list(invoice.lines.all())
+        return [], InvalidTransition(f"Invoice {invoice} is already {invoice.get_status_display().lower()}.")
     if not lines:
-        raise ValidationFailed(
+        return [], ValidationFailed(
             "The invoice has no lines.", code="no_lines", fields={"lines": ["Add a line first."]}
         )
-    codes = tax_codes_of(invoice.legal_entity_id)
-    taxes = tax_summary(lines, codes, invoice.currency)
-    subtotal = sum((line.amount for line in lines), ZERO)
-    tax = sum((row.tax for row in taxes), ZERO)
-    if subtotal + tax <= 0:
-        raise ValidationFailed(
-            f"The invoice totals {subtotal + tax:.2f} {invoice.currency}; "
-            "an invoice must total more than zero "
+    try:
+        taxes = tax_summary(lines, codes, invoice.currency)
+    except DomainError as exc:
+        return [], exc
+    total = sum((line.amount for line in lines), ZERO) + sum((row.tax for row in taxes), ZERO)
+    if total <= 0:
+        return [], ValidationFailed(
+            f"The invoice totals {total:.2f} {invoice.currency}; an invoice must total more than zero "
             "(issue a credit note for money owed back).",
             code="non_positive_total",
             fields={"total_amount": ["Must be more than zero."]},
         )
+    return taxes, None
+
+
+def _ledger_problems(invoices, issue_date: date) -> dict[tuple, DomainError]:
+    """(entity, currency) → why the ledger would refuse posting on `issue_date` (closed period, no rate)."""
+    problems = {}
+    periods = {
+        period.legal_entity_id: period
+        for period in FiscalPeriod.objects.filter(
+            legal_entity_id__in={i.legal_entity_id for i in invoices},
+            start__lte=issue_date,
+            end__gte=issue_date,
+        )
+    }
+    for invoice in invoices:
+        key = (invoice.legal_entity_id, invoice.currency)
+        if key in problems:
+            continue
+        period = periods.get(invoice.legal_entity_id)
+        if period is None:
+            problems[key] = PeriodMissing(
+                f"No fiscal period covers {issue_date} for {invoice.legal_entity}.",
+                fields={"issue_date": ["No fiscal period covers this date."]},
+            )
+        elif period.status != PeriodStatus.OPEN:
+            problems[key] = PeriodClosed(
+                f"The period {period.start:%Y-%m} is closed; release into an open period or reopen it.",
+                fields={"issue_date": [f"{period.start:%Y-%m} is closed."]},
+            )
+        else:
+            try:
+                exchange_rate(invoice.currency, invoice.legal_entity.functional_currency, issue_date)
+            except DomainError as exc:
+                problems[key] = exc
+    return problems
+
+
+@transaction.atomic
+def release_invoices(*, actor, invoices, issue_date: date | None = None) -> ReleaseResult:
+    """Release many drafts at once (the workbench's "release all", a month-end batch): each is checked
+    as `release_invoice` checks it; the good ones are numbered in id order and posted in one batch, the
+    refused ones are reported with their error and left untouched."""
+    require_role(actor, Role.FINANCE)
     issue_date = issue_date or timezone.localdate()
-    invoice.number = next_document_number(invoice.legal_entity, issue_date.year, "invoice")
-    invoice.issue_date = issue_date
-    invoice.due_date = issue_date + timedelta(days=invoice.payment_terms_days)
-    invoice.subtotal_amount, invoice.tax_amount, invoice.total_amount = subtotal, tax, subtotal + tax
-    posting_lines = revenue_lines(
-        lines,
-        currency=invoice.currency,
-        contract=invoice.contract,
-        client_id=invoice.account_id,
-        legal_entity=invoice.legal_entity,
-        credit=True,
-    ) + tax_lines(taxes, currency=invoice.currency, credit=True)
-    item = post_receivable(
-        actor=actor,
-        legal_entity=invoice.legal_entity,
-        client=invoice.account,
-        kind=ArItemKind.INVOICE,
-        document_type=INVOICE_DOCUMENT,
-        document_id=str(invoice.pk),
-        number=invoice.number,
-        date=issue_date,
-        due_date=invoice.due_date,
-        currency=invoice.currency,
-        amount=invoice.total_amount,
-        lines=posting_lines,
-        memo=f"Invoice {invoice.number} to {invoice.account.name}",
-        posting_key=f"{INVOICE_DOCUMENT}:{invoice.pk}",
+    ids = sorted({getattr(invoice, "pk", invoice) for invoice in invoices})
+    locked = list(
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("account", "contract", "legal_entity")
+        .filter(pk__in=ids)
+        .order_by("pk")
     )
-    invoice.status = InvoiceStatus.RELEASED
-    invoice.ar_item = item
-    invoice.journal_entry_id = item.journal_entry_id
-    invoice.rate = item.rate
-    invoice.functional_total_amount = item.functional_amount
-    invoice.released_at = timezone.now()
-    invoice.released_by = actor
-    invoice.save()
-    audit.record(
+    result = ReleaseResult()
+    lines = defaultdict(list)
+    for line in InvoiceLine.objects.filter(invoice_id__in=ids).order_by("invoice_id", "position", "id"):
+        lines[line.invoice_id].append(line)
+    codes = {entity_id: tax_codes_of(entity_id) for entity_id in {i.legal_entity_id for i in locked}}
+    ready = []
+    for invoice in locked:
+        taxes, problem = _release_problem(invoice, lines[invoice.pk], codes[invoice.legal_entity_id])
+        if problem is not None:
+            result.refused[invoice.pk] = problem
+        else:
+            ready.append((invoice, taxes))
+    ledger = _ledger_problems([invoice for invoice, _ in ready], issue_date)
+    for invoice, _ in ready:
+        problem = ledger.get((invoice.legal_entity_id, invoice.currency))
+        if problem is not None:
+            result.refused[invoice.pk] = problem
+    ready = [(invoice, taxes) for invoice, taxes in ready if invoice.pk not in result.refused]
+    if not ready:
+        return result
+    by_entity = defaultdict(list)
+    for invoice, _ in ready:
+        by_entity[invoice.legal_entity_id].append(invoice)
+    for group in by_entity.values():
+        numbers = next_document_numbers(group[0].legal_entity, issue_date.year, "invoice", len(group))
+        for invoice, number in zip(group, numbers, strict=True):
+            invoice.number = number
+    deferred = {
+        entity_id: account_by_role(entity_id, AccountRole.DEFERRED_REVENUE) for entity_id in by_entity
+    }
+    tax_accounts = {
+        account.pk: account
+        for account in GLAccount.objects.filter(
+            pk__in={row.account_id for _, taxes in ready for row in taxes if row.account_id}
+        )
+    }
+    specs = []
+    for invoice, taxes in ready:
+        invoice.issue_date = issue_date
+        invoice.due_date = issue_date + timedelta(days=invoice.payment_terms_days)
+        invoice.subtotal_amount = sum((line.amount for line in lines[invoice.pk]), ZERO)
+        invoice.tax_amount = sum((row.tax for row in taxes), ZERO)
+        invoice.total_amount = invoice.subtotal_amount + invoice.tax_amount
+        specs.append(
+            ReceivableSpec(
+                legal_entity=invoice.legal_entity,
+                client=invoice.account,
+                kind=ArItemKind.INVOICE,
+                document_type=INVOICE_DOCUMENT,
+                document_id=str(invoice.pk),
+                number=invoice.number,
+                date=issue_date,
+                due_date=invoice.due_date,
+                currency=invoice.currency,
+                amount=invoice.total_amount,
+                lines=revenue_lines(
+                    lines[invoice.pk],
+                    currency=invoice.currency,
+                    contract=invoice.contract,
+                    client_id=invoice.account_id,
+                    legal_entity=invoice.legal_entity,
+                    credit=True,
+                    deferred=deferred[invoice.legal_entity_id],
+                )
+                + tax_lines(taxes, currency=invoice.currency, credit=True, accounts=tax_accounts),
+                memo=f"Invoice {invoice.number} to {invoice.account.name}",
+                posting_key=f"{INVOICE_DOCUMENT}:{invoice.pk}",
+            )
+        )
+    items = post_receivables(actor=actor, documents=specs)
+    now = timezone.now()
+    released = []
+    for (invoice, _), item in zip(ready, items, strict=True):
+        invoice.status = InvoiceStatus.RELEASED
+        invoice.ar_item = item
+        invoice.journal_entry_id = item.journal_entry_id
+        invoice.rate = item.rate
+        invoice.functional_total_amount = item.functional_amount
+        invoice.released_at = now
+        invoice.released_by = actor if getattr(actor, "is_authenticated", False) else None
+        released.append(invoice)
+    Invoice.objects.bulk_update(released, RELEASE_FIELDS, batch_size=1000)
+    audit.record_many(
         actor=actor,
         action="invoice.released",
-        obj=invoice,
-        changes={
-            "status": [InvoiceStatus.DRAFT, InvoiceStatus.RELEASED],
-            "number": invoice.number,
-            "total": invoice.total_amount,
-        },
+        rows=[
+            (
+                invoice,
+                {
+                    "status": [InvoiceStatus.DRAFT, InvoiceStatus.RELEASED],
+                    "number": invoice.number,
+                    "total": invoice.total_amount,
+                },
+            )
+            for invoice in released
+        ],
     )
-    emit(
+    emit_many(
         "invoice.released",
-        invoice,
-        {
-            "number": invoice.number,
-            "account": invoice.account_id,
-            "contract": invoice.contract_id,
-            "currency": invoice.currency,
-            "total_amount": invoice.total_amount,
-            "issue_date": invoice.issue_date,
-            "due_date": invoice.due_date,
-        },
+        [
+            (
+                invoice,
+                {
+                    "number": invoice.number,
+                    "account": invoice.account_id,
+                    "contract": invoice.contract_id,
+                    "currency": invoice.currency,
+                    "total_amount": invoice.total_amount,
+                    "issue_date": invoice.issue_date,
+                    "due_date": invoice.due_date,
+                },
+            )
+            for invoice in released
+        ],
         actor=actor,
     )
-    return invoice
+    result.released = released
+    return result
+
+
+RELEASE_FIELDS = [
+    "number",
+    "status",
+    "issue_date",
+    "due_date",
+    "subtotal_amount",
+    "tax_amount",
+    "total_amount",
+    "ar_item",
+    "journal_entry",
+    "rate",
+    "functional_total_amount",
+    "released_at",
+    "released_by",
+    "updated_at",
+]
+
+
+@transaction.atomic
+def release_invoice(*, actor, invoice: Invoice, issue_date: date | None = None) -> Invoice:
+    """Number, date and post a draft: Dr AR (total) / Cr deferred revenue per line / Cr tax per code,
+    at the issue date's rate. Refused with its error and nothing written if anything is wrong."""
+    result = release_invoices(actor=actor, invoices=[invoice], issue_date=issue_date)
+    if result.refused:
+        raise next(iter(result.refused.values()))
+    if not result.released:
+        raise NotFound("No such invoice.")
+    return result.released[0]
 
 
 def billing_address(invoice: Invoice) -> str:

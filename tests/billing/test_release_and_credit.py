@@ -16,6 +16,7 @@ from billing.services.invoices import (
     delete_draft_invoice,
     edit_invoice_line,
     release_invoice,
+    release_invoices,
     remove_time_entries,
     void_invoice,
 )
@@ -191,3 +192,22 @@ def test_two_concurrent_releases_number_and_post_once(finance, draft):
     assert sorted(outcomes) == ["US-2026-000001", "invalid_transition"]
     assert JournalEntry.objects.count() == 1
     assert DocumentSequence.objects.get().next_number == 2
+
+
+def test_a_batch_release_numbers_the_good_drafts_in_order_and_reports_the_refused(
+    finance, entity, roles, people, make_contract, draft
+):
+    _, project = make_contract([tm_line(roles.analyst, "100.00")], code="SECOND")
+    approved_time(people.ana, project, date(2026, 3, 2), "5", "100.00")
+    second = rebill(finance, entity)
+    empty = Invoice.objects.create(legal_entity=entity, account=draft.account, currency="USD")
+
+    result = release_invoices(actor=finance, invoices=[second, empty, draft], issue_date=date(2026, 4, 1))
+
+    assert [(invoice.pk, invoice.number) for invoice in result.released] == [
+        (draft.pk, "US-2026-000001"),
+        (second.pk, "US-2026-000002"),
+    ]
+    assert {pk: error.code for pk, error in result.refused.items()} == {empty.pk: "no_lines"}
+    assert JournalEntry.objects.count() == ArItem.objects.count() == 2
+    assert {item.amount for item in ArItem.objects.all()} == {D("3600.00"), D("600.00")}

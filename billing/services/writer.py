@@ -21,6 +21,7 @@ from billing.models import (
 )
 from billing.services.flags import refresh_flags
 from billing.services.tax import tax_codes_of, tax_summary
+from core.errors import DomainError
 from projects.choices import EntryStatus
 from projects.models import TimeEntry
 
@@ -109,7 +110,7 @@ def write_drafts(*, run, drafts: dict) -> WriteResult:
             continue
         try:
             taxes = tax_summary(draft.lines, codes, contract.currency)
-        except Exception:
+        except DomainError:
             taxes = []
             exceptions.append(
                 RunException(

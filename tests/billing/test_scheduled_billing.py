@@ -172,3 +172,35 @@ def test_retainer_draws_down_and_bills_overage(finance, entity, roles, people, m
         (DrawdownKind.USAGE, D("-40"), D("0")),
         (DrawdownKind.OVERAGE, D("0"), D("0")),
     ]
+
+
+def test_a_refunding_retainer_carries_unused_hours_and_refunds_them_at_the_end(
+    finance, entity, roles, people, make_contract
+):
+    contract, project = make_contract(
+        [
+            {
+                "description": "Advisory retainer",
+                "billing_model": "retainer",
+                "role": roles.senior.pk,
+                "billing_period": "monthly",
+                "period_amount": D("2000.00"),
+                "period_hours": D("10"),
+                "unused_hours": "refund",
+                "amount": D("4000.00"),
+                "start": date(2026, 3, 1),
+                "end": date(2026, 4, 30),
+            }
+        ]
+    )
+    approved_time(people.sam, project, date(2026, 3, 10), "4", "200.00")
+    bill(finance, entity, date(2026, 3, 31))
+    approved_time(people.sam, project, date(2026, 4, 10), "7.5", "200.00")
+    _, april = bill(finance, entity, date(2026, 4, 30))
+    assert amounts(april) == [(SourceType.RETAINER_FEE, D("2000.00"))]
+    # 20 h bought, 11.5 h used: 8.5 h at 200.00 come back when the line has ended.
+    _, after = bill(finance, entity, date(2026, 5, 31))
+    refund = after.lines.get()
+    assert (refund.quantity, refund.unit_price, refund.amount) == (D("8.5"), D("-200.00"), D("-1700.00"))
+    last = RetainerMovement.objects.order_by("id").last()
+    assert (last.kind, last.hours, last.balance_hours) == (DrawdownKind.REFUNDED, D("-8.5"), D("0"))

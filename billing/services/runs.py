@@ -118,6 +118,7 @@ def _record_orphan_time(run: BillingRun) -> None:
             billable=True,
             date__lte=run.period_end,
         )
+        .order_by()
         .values_list("project_id", "project__code")
         .distinct()
     )

@@ -13,6 +13,7 @@ from crm.access import require_owner
 from crm.choices import ContractStatus
 from crm.models import Account, Contract, ContractLine, ContractSequence, ContractVersion
 from crm.services.terms import billing_schedule, line_problems, line_values, normalise_line, terms_of
+from revrec.services.obligations import sync_obligations
 
 ZERO = Decimal(0)
 
@@ -92,6 +93,7 @@ def create_contract(
     )
     _write_lines(contract, version, lines)
     sync_billing_plans(contract=contract)
+    sync_obligations(contract=contract, actor=actor)
     audit.record(
         actor=actor,
         action="contract.created",
@@ -125,13 +127,20 @@ def current_lines(contract: Contract):
 
 @transaction.atomic
 def amend_contract(
-    *, actor, contract: Contract, reason: str, lines: list[dict] = (), remove: list[int] = ()
+    *,
+    actor,
+    contract: Contract,
+    reason: str,
+    lines: list[dict] = (),
+    remove: list[int] = (),
+    revenue_treatment: str = "catch_up",
 ) -> Contract:
     """A change order: the next version of the contract with lines changed (`lines` items with the `id`
     of a current line and the fields to change), added (items without `id`) or ended (`remove`).
 
     The previous version and its lines stay as they were; each continued line points at its origin so
     billing and revenue plans follow. Who, when and why are on the version and in the audit trail.
+    `revenue_treatment` records how revenue recognition re-allocates: "catch_up" or "prospective".
     """
     contract = (
         Contract.objects.select_for_update(of=("self",))
@@ -194,6 +203,7 @@ def amend_contract(
     )
     _write_lines(contract, version, normalised)
     sync_billing_plans(contract=contract)
+    sync_obligations(contract=contract, actor=actor, treatment=revenue_treatment, reason=reason.strip())
     audit.record(
         actor=actor,
         action="contract.amended",

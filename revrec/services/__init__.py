@@ -1,0 +1,1 @@
+"""Revenue recognition's writes: one function per business action (see the modules)."""

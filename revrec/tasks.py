@@ -1,0 +1,12 @@
+"""Revenue recognition's Celery tasks: thin wrappers that take ids and call one service each."""
+
+from celery import shared_task
+
+from revrec.services.runs import execute_revenue_run
+
+
+@shared_task(acks_late=True)
+def run_revenue(run_id: int) -> str | None:
+    """Work a revenue run to the end; a redelivered or repeated task continues where the last one stopped."""
+    run = execute_revenue_run(run_id=run_id)
+    return str(run.recognized_amount) if run else None

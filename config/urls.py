@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("ledger.api.urls")),
     path("", include("crm.api.urls")),
     path("", include("projects.api.urls")),
+    path("", include("billing.api.urls")),
 ]
 
 urlpatterns = [

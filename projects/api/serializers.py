@@ -3,6 +3,7 @@ services decide)."""
 
 from decimal import Decimal
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
@@ -33,6 +34,38 @@ INVOICE_LINE_HELP = (
     "The invoice line that billed this; set by billing (which keeps the bill-once link in its own table). "
     "Null until billed."
 )
+
+
+def billing_link(row):
+    """The bill-once link billing keeps for a time entry or expense (its `billing` relation), or None.
+
+    The views read it with `select_related("billing")`; for a row read otherwise, only an approved one can
+    have been billed, so other rows cost no query.
+    """
+    if not type(row).billing.is_cached(row) and row.status != EntryStatus.APPROVED:
+        return None
+    try:
+        return row.billing
+    except ObjectDoesNotExist:
+        return None
+
+
+class EntryStatusField(serializers.ChoiceField):
+    """The status as people see it: billing never rewrites an approved row it bills (its link table is the
+    bill-once record), so an approved row with a link reads `billed`."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, row):
+        if row.status == EntryStatus.APPROVED and billing_link(row) is not None:
+            return EntryStatus.BILLED.value
+        return row.status
+
+
+def invoice_line_of(row) -> int | None:
+    link = billing_link(row)
+    return link.invoice_line_id if link is not None else None
 
 
 class AmountField(serializers.DecimalField):
@@ -523,6 +556,7 @@ class TimeEntrySerializer(serializers.ModelSerializer):
     bill_rate = rate_field(read_only=True, help_text="Per hour in `currency`, resolved when saved.")
     cost_rate = rate_field(read_only=True, help_text="Per hour in `currency`, resolved when saved.")
     billable_amount = serializers.SerializerMethodField(help_text="hours × bill_rate when billable.")
+    status = EntryStatusField(choices=EntryStatus.choices)
     invoice_line = serializers.SerializerMethodField(help_text=INVOICE_LINE_HELP)
 
     class Meta:
@@ -561,7 +595,7 @@ class TimeEntrySerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_invoice_line(self, entry):
-        return None
+        return invoice_line_of(entry)
 
 
 class TimeEntryCreateSerializer(serializers.Serializer):
@@ -658,7 +692,7 @@ EXPENSE_STATUS_CHOICES = [
 
 
 class ExpenseSerializer(serializers.ModelSerializer):
-    status = serializers.ChoiceField(choices=EXPENSE_STATUS_CHOICES, read_only=True)
+    status = EntryStatusField(choices=EXPENSE_STATUS_CHOICES)
     amount = AmountField()
     markup_percent = serializers.DecimalField(max_digits=6, decimal_places=2, read_only=True)
     exchange_rate = serializers.DecimalField(
@@ -722,7 +756,7 @@ class ExpenseSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_invoice_line(self, expense):
-        return None
+        return invoice_line_of(expense)
 
 
 class ExpenseCreateSerializer(serializers.Serializer):

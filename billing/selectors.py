@@ -6,9 +6,22 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    CharField,
+    DecimalField,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 
-from billing.choices import InvoiceStatus, SourceType
+from billing.choices import CreditNoteStatus, InvoiceStatus, SourceType
 from billing.models import (
     CreditNote,
     ExpenseBilling,
@@ -19,34 +32,44 @@ from billing.models import (
     TimeEntryBilling,
 )
 from billing.services.drafts import draft_contracts
-from billing.services.runs import scoped_contract_ids
+from billing.services.runs import scoped_contract_ids, validated_scope
 
 ZERO = Decimal(0)
 PREVIEW_LIMIT = 500
 
 
 def invoices() -> QuerySet:
-    """Invoices with `effective_status` (paid / partially paid read from the AR item) and
-    `balance` (what the client still owes; the total for a draft, 0 for a void invoice)."""
-    return Invoice.objects.select_related("account", "contract", "legal_entity", "ar_item").annotate(
-        effective_status=Case(
-            When(
-                Q(status__in=[InvoiceStatus.RELEASED, InvoiceStatus.SENT], ar_item__open_amount=0),
-                then=Value(InvoiceStatus.PAID),
+    """Invoices with `effective_status` (paid / partially paid read from the AR item, counting payments
+    only: a credit note lowers what is due, it does not pay it) and `balance` (what the client still
+    owes; the total for a draft, 0 for a void invoice)."""
+    credited = (
+        CreditNote.objects.filter(invoice=OuterRef("pk"), status=CreditNoteStatus.RELEASED)
+        .values("invoice")
+        .annotate(total=Sum("total_amount"))
+        .values("total")
+    )
+    issued = Q(status__in=[InvoiceStatus.RELEASED, InvoiceStatus.SENT])
+    due = F("ar_item__amount") - F("credited")
+    return (
+        Invoice.objects.select_related("account", "contract", "legal_entity", "ar_item")
+        .annotate(credited=Coalesce(Subquery(credited), Value(ZERO), output_field=DecimalField()))
+        .annotate(
+            effective_status=Case(
+                When(
+                    issued & Q(ar_item__open_amount=0, credited__lt=F("ar_item__amount")),
+                    then=Value(InvoiceStatus.PAID),
+                ),
+                When(issued & Q(ar_item__open_amount__lt=due), then=Value(InvoiceStatus.PARTIALLY_PAID)),
+                default=F("status"),
+                output_field=CharField(),
             ),
-            When(
-                Q(status__in=[InvoiceStatus.RELEASED, InvoiceStatus.SENT])
-                & Q(ar_item__open_amount__lt=F("ar_item__amount")),
-                then=Value(InvoiceStatus.PARTIALLY_PAID),
+            balance=Case(
+                When(status=InvoiceStatus.DRAFT, then=F("total_amount")),
+                When(status=InvoiceStatus.VOID, then=Value(ZERO)),
+                default=F("ar_item__open_amount"),
+                output_field=DecimalField(),
             ),
-            default=F("status"),
-            output_field=CharField(),
-        ),
-        balance=Case(
-            When(status=InvoiceStatus.DRAFT, then=F("total_amount")),
-            When(status=InvoiceStatus.VOID, then=Value(ZERO)),
-            default=F("ar_item__open_amount"),
-        ),
+        )
     )
 
 
@@ -57,9 +80,15 @@ def effective_status(invoice: Invoice) -> str:
         return status
     item = invoice.ar_item if invoice.ar_item_id else None
     if invoice.status in (InvoiceStatus.RELEASED, InvoiceStatus.SENT) and item is not None:
-        if item.open_amount == 0:
+        credited = sum(
+            invoice.credit_notes.filter(status=CreditNoteStatus.RELEASED).values_list(
+                "total_amount", flat=True
+            ),
+            ZERO,
+        )
+        if item.open_amount == 0 and credited < item.amount:
             return InvoiceStatus.PAID
-        if item.open_amount != item.amount:
+        if item.open_amount < item.amount - credited:
             return InvoiceStatus.PARTIALLY_PAID
     return invoice.status
 
@@ -166,7 +195,8 @@ def preview_billing(
 ) -> Preview:
     """What a run with this scope would bill now, per contract, with totals and exceptions (no writes).
     Subtotals are before tax; covers the first `limit` contracts of the scope."""
-    ids = scoped_contract_ids(legal_entity_id=legal_entity.pk, accounts=accounts, contracts=contracts)
+    scope = validated_scope(legal_entity, accounts, contracts)
+    ids = scoped_contract_ids(legal_entity_id=legal_entity.pk, **scope)
     truncated = len(ids) > limit
     result, totals, exceptions = [], defaultdict(lambda: ZERO), 0
     for start in range(0, min(len(ids), limit), 100):

@@ -16,6 +16,7 @@ from billing.services.writer import StaleDraft, write_drafts
 from core import audit
 from core.errors import InvalidTransition, ValidationFailed
 from core.events import emit
+from core.money import quantize
 from core.roles import Role, require_role
 from crm.models import Account, Contract
 from projects.choices import EntryStatus
@@ -38,6 +39,14 @@ def _scope_ids(values, model, legal_entity, label: str) -> list[int]:
     return ids
 
 
+def validated_scope(legal_entity, accounts=(), contracts=()) -> dict:
+    """The scope's client and contract ids, refused if any is not the legal entity's."""
+    return {
+        "accounts": _scope_ids(accounts, Account, legal_entity, "accounts"),
+        "contracts": _scope_ids(contracts, Contract, legal_entity, "contracts"),
+    }
+
+
 def scoped_contract_ids(*, legal_entity_id: int, accounts=(), contracts=()) -> list[int]:
     """The contracts a run covers: those of the legal entity with an active billing plan, in id order."""
     plans = BillingPlan.objects.filter(legal_entity_id=legal_entity_id, status=PlanStatus.ACTIVE)
@@ -58,10 +67,7 @@ def start_billing_run(*, actor, legal_entity, period_end: date, accounts=(), con
         raise ValidationFailed(
             "Bill at most a year ahead.", fields={"period_end": ["More than a year from today."]}
         )
-    scope = {
-        "accounts": _scope_ids(accounts, Account, legal_entity, "accounts"),
-        "contracts": _scope_ids(contracts, Contract, legal_entity, "contracts"),
-    }
+    scope = validated_scope(legal_entity, accounts, contracts)
     run = BillingRun.objects.create(
         legal_entity=legal_entity, period_end=period_end, scope=scope, created_by=actor
     )
@@ -217,7 +223,7 @@ def _finish(run: BillingRun) -> None:
     totals = defaultdict(lambda: 0)
     for currency, total in run.invoices.values_list("currency", "total_amount"):
         totals[currency] += total
-    run.totals = {currency: f"{total:.2f}" for currency, total in sorted(totals.items())}
+    run.totals = {currency: str(quantize(total, currency)) for currency, total in sorted(totals.items())}
     run.status = RunStatus.COMPLETED
     run.finished_at = timezone.now()
     run.save(update_fields=["totals", "status", "finished_at"])

@@ -1,6 +1,7 @@
 """Query filters of the projects list endpoints. Invalid values are a 400 with field errors."""
 
 import django_filters
+from django.db.models import Q
 
 from projects.choices import (
     EntryStatus,
@@ -144,12 +145,26 @@ class ResourceRequestFilterSet(django_filters.FilterSet):
         fields = ["project", "role", "status"]
 
 
+def filter_effective_status(queryset, name, values):
+    """Billing does not rewrite time entries or expenses: `billed` is an approved row with a bill-once link
+    (billing's `billing` relation), so `approved` means approved and not yet billed."""
+    if not values:
+        return queryset
+    wanted = set(values)
+    condition = Q(status__in=wanted - {EntryStatus.APPROVED, EntryStatus.BILLED})
+    if EntryStatus.APPROVED in wanted:
+        condition |= Q(status=EntryStatus.APPROVED, billing__isnull=True)
+    if EntryStatus.BILLED in wanted:
+        condition |= Q(status__in=[EntryStatus.APPROVED, EntryStatus.BILLED], billing__isnull=False)
+    return queryset.filter(condition)
+
+
 class TimeEntryFilterSet(django_filters.FilterSet):
     person = django_filters.NumberFilter(field_name="person_id")
     project = django_filters.NumberFilter(field_name="project_id")
     task = django_filters.NumberFilter(field_name="task_id")
     timesheet = django_filters.NumberFilter(field_name="timesheet_id")
-    status = django_filters.MultipleChoiceFilter(choices=EntryStatus.choices)
+    status = django_filters.MultipleChoiceFilter(choices=EntryStatus.choices, method=filter_effective_status)
     billable = django_filters.BooleanFilter()
     date = django_filters.DateFromToRangeFilter(help_text="Dated from date_after to date_before.")
 
@@ -172,7 +187,7 @@ class TimesheetFilterSet(django_filters.FilterSet):
 class ExpenseFilterSet(django_filters.FilterSet):
     person = django_filters.NumberFilter(field_name="person_id")
     project = django_filters.NumberFilter(field_name="project_id")
-    status = django_filters.MultipleChoiceFilter(choices=EntryStatus.choices)
+    status = django_filters.MultipleChoiceFilter(choices=EntryStatus.choices, method=filter_effective_status)
     category = django_filters.ChoiceFilter(choices=ExpenseCategory.choices)
     billable = django_filters.BooleanFilter()
     date = django_filters.DateFromToRangeFilter(help_text="Dated from date_after to date_before.")

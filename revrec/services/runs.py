@@ -5,6 +5,7 @@ unbilled revenue (contract asset), reclassified at the period end and reversed t
 
 import calendar
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -198,9 +199,70 @@ def _target(obligation, inputs, claimed_roles, warnings) -> Decimal | None:
     return value
 
 
+@dataclass
+class Recognition:
+    """What a run would recognise for some contracts (nothing written)."""
+
+    obligations: list
+    inputs: dict
+    amounts: dict = field(default_factory=dict)
+    new_lines: list = field(default_factory=list)
+    flipped: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+
+
+def compute_recognition(contract_ids, as_of: date) -> Recognition:
+    """Each active obligation's revenue for the period ending `as_of`: its planned lines due (ratable), or
+    what it has earned to date less what is recognised (the rest), set-wise for the contracts."""
+    month_start = date(as_of.year, as_of.month, 1)
+    obligations = list(
+        PerformanceObligation.objects.filter(
+            contract_id__in=list(contract_ids), status=ObligationStatus.ACTIVE
+        )
+        .select_related("contract_line", "contract", "contract__account")
+        .order_by("contract_id", "id")
+    )
+    found = Recognition(obligations=obligations, inputs=_inputs(list(contract_ids), as_of))
+    inputs, warnings = found.inputs, found.warnings
+    recognized = recognized_to_date([o.pk for o in obligations])
+    claimed = defaultdict(set)
+    for obligation in obligations:
+        if obligation.method == RevenueMethod.AS_DELIVERED:
+            if obligation.role_id:
+                claimed[obligation.contract_id].add(obligation.role_id)
+            claimed.setdefault(("first", obligation.contract_id), obligation.pk)
+    due_planned = defaultdict(list)
+    for line in RevenueScheduleLine.objects.filter(
+        obligation__in=obligations, status=LineStatus.PLANNED, period_end__lte=as_of
+    ):
+        due_planned[line.obligation_id].append(line)
+    for obligation in obligations:
+        target = _target(obligation, inputs, claimed, warnings)
+        if target is None:
+            lines = [
+                line for line in due_planned[obligation.pk] if obligation.method == RevenueMethod.RATABLE
+            ]
+            amount = sum((line.amount for line in lines), ZERO)
+            found.flipped += lines
+        else:
+            amount = target - recognized.get(obligation.pk, ZERO)
+            if amount:
+                found.new_lines.append(
+                    RevenueScheduleLine(
+                        obligation=obligation,
+                        period_start=month_start,
+                        period_end=as_of,
+                        amount=amount,
+                        status=LineStatus.RECOGNIZED,
+                    )
+                )
+        if amount:
+            found.amounts[obligation.pk] = amount
+    return found
+
+
 def _recognise_chunk(run: RevenueRun, contract_ids: list[int]) -> None:
     as_of = run.period_end
-    month_start = date(as_of.year, as_of.month, 1)
     with transaction.atomic():
         done = set(
             RevenueRunContract.objects.filter(run=run, contract_id__in=contract_ids).values_list(
@@ -215,47 +277,9 @@ def _recognise_chunk(run: RevenueRun, contract_ids: list[int]) -> None:
         )
         if not locked:
             return
-        obligations = list(
-            PerformanceObligation.objects.filter(contract_id__in=locked, status=ObligationStatus.ACTIVE)
-            .select_related("contract_line", "contract")
-            .order_by("contract_id", "id")
-        )
-        inputs = _inputs(locked, as_of)
-        recognized = recognized_to_date([o.pk for o in obligations])
-        claimed = defaultdict(set)
-        for obligation in obligations:
-            if obligation.method == RevenueMethod.AS_DELIVERED:
-                if obligation.role_id:
-                    claimed[obligation.contract_id].add(obligation.role_id)
-                claimed.setdefault(("first", obligation.contract_id), obligation.pk)
-        due_planned = defaultdict(list)
-        for line in RevenueScheduleLine.objects.filter(
-            obligation__in=obligations, status=LineStatus.PLANNED, period_end__lte=as_of
-        ):
-            due_planned[line.obligation_id].append(line)
-        warnings, amounts, new_lines, flipped = list(run.warnings), {}, [], []
-        for obligation in obligations:
-            target = _target(obligation, inputs, claimed, warnings)
-            if target is None:
-                lines = [
-                    line for line in due_planned[obligation.pk] if obligation.method == RevenueMethod.RATABLE
-                ]
-                amount = sum((line.amount for line in lines), ZERO)
-                flipped += lines
-            else:
-                amount = target - recognized.get(obligation.pk, ZERO)
-                if amount:
-                    new_lines.append(
-                        RevenueScheduleLine(
-                            obligation=obligation,
-                            period_start=month_start,
-                            period_end=as_of,
-                            amount=amount,
-                            status=LineStatus.RECOGNIZED,
-                        )
-                    )
-            if amount:
-                amounts[obligation.pk] = amount
+        found = compute_recognition(locked, as_of)
+        obligations, inputs, amounts = found.obligations, found.inputs, found.amounts
+        new_lines, flipped, warnings = found.new_lines, found.flipped, list(run.warnings) + found.warnings
         projects = {}
         for contract_id, project_id in (
             Project.objects.filter(contract_id__in=locked).order_by("id").values_list("contract_id", "id")

@@ -144,7 +144,7 @@ def test_a_credit_note_returns_exactly_its_entries_which_then_bill_once(finance,
         ]
     )
     invoice = invoices().get(pk=invoice.pk)
-    assert (invoice.effective_status, invoice.balance) == (InvoiceStatus.PARTIALLY_PAID, D("2520.00"))
+    assert (invoice.effective_status, invoice.balance) == (InvoiceStatus.RELEASED, D("2520.00"))
     assert not TimeEntryBilling.objects.filter(time_entry=six_hours).exists()
     # The returned 6 h bill again in the next run, once.
     again = rebill(finance, entity)

@@ -12,6 +12,7 @@ SERVICES_FIRM_CHART = [
     ("1200", "Prepaid expenses", T.ASSET, None),
     ("1500", "Equipment", T.ASSET, None),
     ("2000", "Accounts payable", T.LIABILITY, None),
+    ("2050", "Employee reimbursements payable", T.LIABILITY, R.EMPLOYEE_REIMBURSEMENTS),
     ("2100", "Deferred revenue (contract liability)", T.LIABILITY, R.DEFERRED_REVENUE),
     ("2200", "Sales tax / VAT payable", T.LIABILITY, R.TAX_PAYABLE),
     ("2300", "Accrued payroll", T.LIABILITY, None),

@@ -22,6 +22,7 @@ class AccountRole(models.TextChoices):
     UNBILLED_REVENUE = "unbilled_revenue", "Unbilled revenue (contract asset)"
     DEFERRED_REVENUE = "deferred_revenue", "Deferred revenue (contract liability)"
     TAX_PAYABLE = "tax_payable", "Tax payable"
+    EMPLOYEE_REIMBURSEMENTS = "employee_reimbursements", "Employee reimbursements payable"
     REVENUE_TM = "revenue_tm", "Revenue: time and materials"
     REVENUE_FIXED = "revenue_fixed", "Revenue: fixed fee and milestones"
     REVENUE_SUBSCRIPTION = "revenue_subscription", "Revenue: subscriptions and retainers"

@@ -1,6 +1,7 @@
 """Expenses: recording them with their receipt, converting them to the project's currency at the day's
-rate, and submit → approve | reject by the project's manager."""
+rate, and submit → approve | reject by the project's manager. Approval posts the expense's cost."""
 
+from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -12,8 +13,10 @@ from core import audit
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from core.events import emit
 from core.money import quantize
-from ledger.models import LegalEntity
+from ledger.choices import AccountRole
+from ledger.models import GLAccount, LegalEntity
 from ledger.selectors import exchange_rate
+from ledger.services.posting import EntrySpec, LineSpec, post_entries
 from projects.access import may_approve, require_write_for
 from projects.choices import (
     DEFAULT_MARKUP_PERCENT,
@@ -25,7 +28,7 @@ from projects.choices import (
 from projects.errors import Locked
 from projects.models import Assignment, Expense, Person, Project
 from projects.receipts import sniff_receipt, stored_name
-from projects.services.common import check_currency, closed_period_label, closed_periods
+from projects.services.common import check_currency, closed_period_label, closed_periods, record_many
 
 EXPENSE_FIELDS = (
     "project",
@@ -39,6 +42,8 @@ EXPENSE_FIELDS = (
     "receipt",
 )
 MAX_MARKUP = Decimal(1000)
+EXPENSE_SOURCE = "projects.expense"
+COST_ROLES = (AccountRole.COST_OF_SERVICES, AccountRole.EMPLOYEE_REIMBURSEMENTS)
 
 
 def _state(expense: Expense) -> dict:
@@ -277,31 +282,129 @@ def _check_approver(actor, expense: Expense, doing: str) -> None:
         raise PermissionDenied("You cannot approve or reject your own expenses.")
 
 
+def _lock_many(expenses: Iterable[Expense]) -> list[Expense]:
+    # Primary-key order, so two approvers locking overlapping sets cannot deadlock.
+    ids = sorted({expense.pk for expense in expenses})
+    return list(
+        Expense.objects.select_for_update(of=("self",))
+        .select_related("person", "project__manager")
+        .filter(pk__in=ids)
+        .order_by("pk")
+    )
+
+
+def _cost_entries(expenses: Sequence[Expense], approved_on: date) -> list[EntrySpec]:
+    """The cost postings of approved expenses: Dr cost of services (project, person) / Cr employee
+    reimbursements payable (person), in the expense's own currency; the ledger converts to the entity's
+    functional currency at the rate of the entry's date.
+
+    An entry is dated on the expense's date, unless that period has closed since the expense was recorded:
+    then on the approval date. A closed period's figures are final (reported, reconciled), and the cost
+    only became a liability of the firm when it was approved, so it lands in the first open period that
+    knows about it instead of forcing finance to reopen a closed month for every late approval.
+    """
+    entity_ids = {expense.project.legal_entity_id for expense in expenses}
+    entities = LegalEntity.objects.in_bulk(entity_ids)
+    accounts = {
+        (account.legal_entity_id, account.role): account
+        for account in GLAccount.objects.filter(legal_entity_id__in=entity_ids, role__in=COST_ROLES)
+    }
+    for entity_id in sorted(entity_ids):
+        missing = [AccountRole(role).label for role in COST_ROLES if (entity_id, role) not in accounts]
+        if missing:
+            raise ValidationFailed(
+                f"{entities[entity_id].name} has no {' or '.join(missing)} account to post expenses to; "
+                "finance must add it to the chart first."
+            )
+    closed = closed_periods(entity_ids, min(e.date for e in expenses), max(e.date for e in expenses))
+    specs = []
+    for expense in expenses:
+        entity_id = expense.project.legal_entity_id
+        late = closed_period_label(closed, entity_id, expense.date) is not None
+        amount = quantize(expense.amount, expense.currency)
+        memo = (
+            f"Expense {expense.pk}: {expense.get_category_display()} of {expense.person.name} "
+            f"on {expense.project.code}, {expense.date.isoformat()}"
+        )
+        specs.append(
+            EntrySpec(
+                legal_entity=entities[entity_id],
+                date=approved_on if late else expense.date,
+                memo=memo + (" (its period is closed: booked on approval)" if late else ""),
+                lines=[
+                    LineSpec(
+                        account=accounts[(entity_id, AccountRole.COST_OF_SERVICES)],
+                        currency=expense.currency,
+                        debit=amount,
+                        project_id=expense.project_id,
+                        person_id=expense.person_id,
+                        memo=memo,
+                    ),
+                    LineSpec(
+                        account=accounts[(entity_id, AccountRole.EMPLOYEE_REIMBURSEMENTS)],
+                        currency=expense.currency,
+                        credit=amount,
+                        person_id=expense.person_id,
+                        memo=f"Owed to {expense.person.name} for expense {expense.pk}",
+                    ),
+                ],
+                source_type=EXPENSE_SOURCE,
+                source_id=str(expense.pk),
+                posting_key=f"{EXPENSE_SOURCE}:{expense.pk}:cost",
+            )
+        )
+    return specs
+
+
 @transaction.atomic
-def approve_expense(*, actor, expense: Expense) -> Expense:
-    """Approve a submitted expense; it is locked and billing may rebill it."""
-    expense = _locked(expense)
-    _check_approver(actor, expense, "approve")
-    before = _transition(expense, (EntryStatus.SUBMITTED,), EntryStatus.APPROVED, "approved")
-    expense.approved_at = timezone.now()
-    expense.approved_by = actor if getattr(actor, "is_authenticated", False) else None
-    expense.save(update_fields=["status", "approved_at", "approved_by", "updated_at"])
-    audit.record(
-        actor=actor, action="expense.approved", obj=expense, changes={"status": [before, expense.status]}
+def approve_expenses(*, actor, expenses: Iterable[Expense], today: date | None = None) -> list[Expense]:
+    """Approve submitted expenses (all or none) and post their cost to the ledger in one posting.
+
+    Each needs the approver to manage its project and not to be its author. Approved expenses are locked
+    and billing may rebill them; each posts once (its posting key), whoever approves it and however often.
+    """
+    locked = _lock_many(expenses)
+    if not locked:
+        return []
+    for expense in locked:
+        _check_approver(actor, expense, "approve")
+        if expense.status != EntryStatus.SUBMITTED:
+            raise InvalidTransition(
+                f"This expense is {expense.get_status_display().lower()}; it cannot be approved."
+            )
+    now = timezone.now()
+    approver = actor if getattr(actor, "is_authenticated", False) else None
+    Expense.objects.filter(pk__in=[e.pk for e in locked]).update(
+        status=EntryStatus.APPROVED, approved_at=now, approved_by=approver, updated_at=now
     )
-    emit(
-        "expense.approved",
-        expense,
-        {
-            "project": expense.project_id,
-            "person": expense.person_id,
-            "billable": expense.billable,
-            "amount": expense.converted_amount,
-            "currency": expense.project_currency,
-        },
+    post_entries(actor=actor, entries=_cost_entries(locked, today or timezone.localdate()))
+    record_many(
         actor=actor,
+        action="expense.approved",
+        objects=locked,
+        changes={"status": [EntryStatus.SUBMITTED, EntryStatus.APPROVED]},
     )
-    return expense
+    for expense in locked:
+        expense.status, expense.approved_at, expense.approved_by = EntryStatus.APPROVED, now, approver
+        emit(
+            "expense.approved",
+            expense,
+            {
+                "project": expense.project_id,
+                "person": expense.person_id,
+                "billable": expense.billable,
+                "amount": expense.converted_amount,
+                "currency": expense.project_currency,
+            },
+            actor=actor,
+        )
+    return locked
+
+
+@transaction.atomic
+def approve_expense(*, actor, expense: Expense, today: date | None = None) -> Expense:
+    """Approve a submitted expense; it is locked, billing may rebill it, and its cost is posted."""
+    return approve_expenses(actor=actor, expenses=[expense], today=today)[0]
 
 
 @transaction.atomic

@@ -264,3 +264,28 @@ def complete_activity(*, actor, activity: Activity) -> Activity:
     activity.save(update_fields=["done", "done_at"])
     audit.record(actor=actor, action="activity.completed", obj=activity)
     return activity
+
+
+@transaction.atomic
+def set_credit_limit(*, actor, account: Account, credit_limit, reason: str) -> Account:
+    """Finance sets (or with None removes) the open AR above which a client's new invoices are flagged."""
+    from core.roles import Role, require_role
+
+    require_role(actor, Role.FINANCE)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("Say why the credit limit changes.", fields={"reason": ["Required."]})
+    if credit_limit is not None and credit_limit < 0:
+        raise ValidationFailed("A credit limit is zero or more.", fields={"credit_limit": ["Negative."]})
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    before = account.credit_limit
+    account.credit_limit = credit_limit
+    account.save(update_fields=["credit_limit"])
+    audit.record(
+        actor=actor,
+        action="account.credit_limit_set",
+        obj=account,
+        changes={"credit_limit": [before, credit_limit]},
+        reason=reason,
+    )
+    return account

@@ -181,3 +181,16 @@ def test_an_invoice_in_another_currency_posts_functional_amounts_at_the_issue_da
         == sum(line.functional_credit for line in lines)
         == D("1953.00")
     )
+
+
+def test_a_client_over_its_credit_limit_is_flagged(finance, entity, roles, people, make_contract, client_account):
+    from core.errors import ValidationFailed
+    from crm.services.accounts import set_credit_limit
+
+    with pytest.raises(ValidationFailed):
+        set_credit_limit(actor=finance, account=client_account, credit_limit=D("1000.00"), reason="")
+    set_credit_limit(actor=finance, account=client_account, credit_limit=D("1000.00"), reason="Slow payer")
+    contract, project = make_contract([tm_line(roles.senior, "100.00")])
+    approved_time(people.sam, project, date(2026, 3, 2), "9", "100.00")  # 900.00 + 20% = 1,080.00
+    invoice = Invoice.objects.get(run=run_billing(finance, entity, date(2026, 3, 31)))
+    assert [flag["code"] for flag in invoice.flags] == ["credit_limit"]

@@ -297,6 +297,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # WeasyPrint logs several INFO lines per rendered invoice.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
         # In-process (eager) tasks would log a line per task into the web server's output.
         "celery.app.trace": {"level": "INFO" if REDIS_URL else "WARNING"},
     },

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_http_methods
 from core.errors import DomainError
 from projects.models import Timesheet
 from projects.selectors.inbox import approval_inbox, submitted_entries, submitted_expenses
-from projects.services.expenses import approve_expense, reject_expense
+from projects.services.expenses import approve_expenses, reject_expense
 from projects.services.time import approve_time_entries, approve_timesheet, reject_time_entries
 
 from .common import approver, render_page
@@ -54,10 +54,10 @@ def _handle(request):
         if not expenses:
             messages.error(request, "Tick the expenses to decide first.")
             return
-        for expense in expenses:
-            if action == "approve_expenses":
-                approve_expense(actor=user, expense=expense)
-            else:
+        if action == "approve_expenses":
+            approve_expenses(actor=user, expenses=expenses)
+        else:
+            for expense in expenses:
                 reject_expense(actor=user, expense=expense, reason=reason)
         verb = "Approved" if action == "approve_expenses" else "Rejected"
         messages.success(request, f"{verb} {_plural(len(expenses), 'expense', 'expenses')}.")

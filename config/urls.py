@@ -17,6 +17,7 @@ urlpatterns = [
     path("ledger/", include("ledger.urls")),
     path("crm/", include("crm.urls")),
     path("projects/", include("projects.urls")),
+    path("billing/", include("billing.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

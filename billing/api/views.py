@@ -312,6 +312,14 @@ class CreditNoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Billin
         )
         return Response(self.get_serializer(self.reread(note)).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(responses={204: None})
+    def destroy(self, request, pk=None):
+        """Discard a draft credit note (nothing was posted); a released one is refused with 409."""
+        credit_services.delete_draft_credit_note(
+            actor=request.user, credit_note=self.get_object(), reason=request.query_params.get("reason", "")
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
     @extend_schema(request=s.CreditNoteReleaseSerializer, responses=s.CreditNoteSerializer)
     @action(detail=True, methods=["post"])
     def release(self, request, pk=None):

@@ -289,3 +289,23 @@ def release_credit_note(*, actor, credit_note: CreditNote, issue_date: date | No
         actor=actor,
     )
     return note
+
+
+@transaction.atomic
+def delete_draft_credit_note(*, actor, credit_note: CreditNote, reason: str = "") -> CreditNote:
+    """Discard a credit note that was never released (nothing was posted; its work stays billed)."""
+    require_role(actor, Role.FINANCE)
+    note = CreditNote.objects.select_for_update().get(pk=credit_note.pk)
+    if note.status != CreditNoteStatus.DRAFT:
+        raise InvalidTransition(f"Credit note {note} is released; issue another document to correct it.")
+    audit.record(
+        actor=actor,
+        action="credit_note.deleted",
+        obj=note,
+        changes={"invoice": note.invoice_id, "total": note.total_amount},
+        reason=(reason or "").strip() or "Draft discarded",
+    )
+    pk = note.pk
+    note.delete()
+    note.pk = pk
+    return note

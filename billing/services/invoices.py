@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from billing.choices import HoldStatus, InvoiceStatus, SourceType
+from billing.choices import CreditNoteStatus, HoldStatus, InvoiceStatus, SourceType
 from billing.models import (
     ExpenseBilling,
     Invoice,
@@ -114,7 +114,12 @@ def edit_invoice_line(
     )
     before = {"quantity": line.quantity, "unit_price": line.unit_price, "amount": line.amount}
     line.quantity, line.unit_price, line.amount = new_quantity, new_price, amount
-    line.save(update_fields=["quantity", "unit_price", "amount"])
+    if line.source_type == SourceType.TIME and " h at " in line.description:
+        # The client reads the line: its text follows the new hours and rate.
+        line.description = (
+            f"{line.description.split(':')[0]}: {new_quantity.normalize():f} h at {new_price:.2f}"
+        )
+    line.save(update_fields=["quantity", "unit_price", "amount", "description"])
     recompute_totals(invoice)
     audit.record(
         actor=actor,
@@ -606,6 +611,12 @@ def void_invoice(*, actor, invoice: Invoice, reason: str) -> Invoice:
         raise InvalidTransition(
             f"Invoice {invoice} is {invoice.get_status_display().lower()}; "
             "only a released or sent invoice can be voided."
+        )
+    pending = invoice.credit_notes.filter(status=CreditNoteStatus.DRAFT).first()
+    if pending is not None:
+        raise InvalidTransition(
+            f"A draft credit note (#{pending.pk}) is pending on invoice {invoice}; "
+            "release or delete it first."
         )
     item = invoice.ar_item
     if item is not None and item.open_amount != item.amount:

@@ -626,10 +626,10 @@ def test_void_needs_a_reason_and_refusals_show_as_errors(client, login, books, f
     response = client.post(url, {"void-reason": ""})
     assert response.status_code == 200
     assert "Say why (it is kept in the audit trail)." in response.content.decode()
-    # Its draft credit note already takes 100.00 back, so a full credit no longer fits: refused, shown.
+    # Its draft credit note is still pending: voiding is refused until it is released or deleted, shown.
     response = client.post(url, {"void-reason": "Billed the wrong client"})
     assert response.status_code == 200
-    assert "left to credit" in response.content.decode()
+    assert "is pending on invoice" in response.content.decode()
     books.released.refresh_from_db()
     assert books.released.status == InvoiceStatus.RELEASED
 

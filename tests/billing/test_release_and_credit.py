@@ -211,3 +211,28 @@ def test_a_batch_release_numbers_the_good_drafts_in_order_and_reports_the_refuse
     assert {pk: error.code for pk, error in result.refused.items()} == {empty.pk: "no_lines"}
     assert JournalEntry.objects.count() == ArItem.objects.count() == 2
     assert {item.amount for item in ArItem.objects.all()} == {D("3600.00"), D("600.00")}
+
+
+def test_a_pending_draft_credit_note_blocks_void_until_deleted(finance, draft):
+    from billing.services.credit_notes import delete_draft_credit_note
+
+    invoice = release_invoice(actor=finance, invoice=draft, issue_date=date(2026, 4, 1))
+    line = invoice.lines.get()
+    note = create_credit_note(
+        actor=finance,
+        invoice=invoice,
+        reason="Goodwill",
+        lines=[{"invoice_line": line.pk, "amount": D("100")}],
+    )
+    with pytest.raises(InvalidTransition) as pending:
+        void_invoice(actor=finance, invoice=invoice, reason="Wrong client")
+    assert f"#{note.pk}" in pending.value.detail
+    delete_draft_credit_note(actor=finance, credit_note=note)
+    assert void_invoice(actor=finance, invoice=invoice, reason="Wrong client").status == InvoiceStatus.VOID
+
+
+def test_an_edited_time_line_says_what_it_bills(finance, draft):
+    line = draft.lines.get()
+    edit_invoice_line(actor=finance, line=line, quantity=D("19.5"), reason="Half an hour was internal")
+    line.refresh_from_db()
+    assert (line.description, line.amount) == ("Senior: 19.5 h at 150.00", D("2925.00"))

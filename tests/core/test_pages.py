@@ -102,7 +102,7 @@ def test_home_follows_role_priority(client, login, monkeypatch):
         (
             [Role.FINANCE],
             False,
-            ["Home", "Sales", "Projects", "Ledger", "API keys", "Events", "Audit log", "API docs"],
+            ["Home", "Sales", "Projects", "Billing", "Ledger", "API keys", "Events", "Audit log", "API docs"],
         ),
         (
             [Role.ADMIN],
@@ -114,6 +114,7 @@ def test_home_follows_role_priority(client, login, monkeypatch):
                 "Approvals",
                 "Projects",
                 "Capacity",
+                "Billing",
                 "Ledger",
                 "API keys",
                 "Webhooks",
@@ -132,6 +133,7 @@ def test_home_follows_role_priority(client, login, monkeypatch):
                 "Approvals",
                 "Projects",
                 "Capacity",
+                "Billing",
                 "Ledger",
                 "API keys",
                 "Webhooks",

@@ -6,438 +6,1202 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('crm', '0006_account_credit_limit_alter_contractline_unused_hours_and_more'),
-        ('ledger', '0007_set_based_line_integrity'),
-        ('projects', '0002_time_expenses_staffing'),
+        ("crm", "0006_account_credit_limit_alter_contractline_unused_hours_and_more"),
+        ("ledger", "0007_set_based_line_integrity"),
+        ("projects", "0002_time_expenses_staffing"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BillingPlan',
+            name="BillingPlan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('billing_model', models.CharField(max_length=20)),
-                ('description', models.CharField(max_length=200)),
-                ('currency', models.CharField(max_length=3)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('ended', 'Ended')], default='active', max_length=8)),
-                ('start', models.DateField()),
-                ('end', models.DateField()),
-                ('cap_amount', models.DecimalField(blank=True, decimal_places=4, max_digits=20, null=True)),
-                ('period_hours', models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True)),
-                ('drawdown_rate', models.DecimalField(blank=True, decimal_places=4, max_digits=20, null=True)),
-                ('overage_rate', models.DecimalField(blank=True, decimal_places=4, max_digits=20, null=True)),
-                ('unused_balance', models.CharField(blank=True, choices=[('expire', 'Expires'), ('roll_over', 'Rolls over to the next period'), ('refund', 'Refunded (credit note)')], max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='billing_plans', to='crm.account')),
-                ('contract', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='billing_plans', to='crm.contract')),
-                ('contract_line', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='crm.contractline')),
-                ('legal_entity', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='ledger.legalentity')),
-                ('project', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='billing_plans', to='projects.project')),
-                ('role', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='projects.role')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("billing_model", models.CharField(max_length=20)),
+                ("description", models.CharField(max_length=200)),
+                ("currency", models.CharField(max_length=3)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Active"), ("ended", "Ended")], default="active", max_length=8
+                    ),
+                ),
+                ("start", models.DateField()),
+                ("end", models.DateField()),
+                ("cap_amount", models.DecimalField(blank=True, decimal_places=4, max_digits=20, null=True)),
+                ("period_hours", models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True)),
+                (
+                    "drawdown_rate",
+                    models.DecimalField(blank=True, decimal_places=4, max_digits=20, null=True),
+                ),
+                ("overage_rate", models.DecimalField(blank=True, decimal_places=4, max_digits=20, null=True)),
+                (
+                    "unused_balance",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("expire", "Expires"),
+                            ("roll_over", "Rolls over to the next period"),
+                            ("refund", "Refunded (credit note)"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="billing_plans",
+                        to="crm.account",
+                    ),
+                ),
+                (
+                    "contract",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="billing_plans",
+                        to="crm.contract",
+                    ),
+                ),
+                (
+                    "contract_line",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="crm.contractline"
+                    ),
+                ),
+                (
+                    "legal_entity",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="ledger.legalentity"
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="billing_plans",
+                        to="projects.project",
+                    ),
+                ),
+                (
+                    "role",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="projects.role",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['contract', 'id'],
+                "ordering": ["contract", "id"],
             },
         ),
         migrations.CreateModel(
-            name='BillingRun',
+            name="BillingRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('period_end', models.DateField()),
-                ('scope', models.JSONField(blank=True, default=dict)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('completed', 'Completed'), ('failed', 'Failed')], default='pending', max_length=10)),
-                ('total_contracts', models.PositiveIntegerField(default=0)),
-                ('done_contracts', models.PositiveIntegerField(default=0)),
-                ('invoices_created', models.PositiveIntegerField(default=0)),
-                ('entries_billed', models.PositiveIntegerField(default=0)),
-                ('expenses_billed', models.PositiveIntegerField(default=0)),
-                ('items_billed', models.PositiveIntegerField(default=0)),
-                ('exceptions_count', models.PositiveIntegerField(default=0)),
-                ('totals', models.JSONField(blank=True, default=dict)),
-                ('error', models.TextField(blank=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('legal_entity', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='ledger.legalentity')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("period_end", models.DateField()),
+                ("scope", models.JSONField(blank=True, default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("total_contracts", models.PositiveIntegerField(default=0)),
+                ("done_contracts", models.PositiveIntegerField(default=0)),
+                ("invoices_created", models.PositiveIntegerField(default=0)),
+                ("entries_billed", models.PositiveIntegerField(default=0)),
+                ("expenses_billed", models.PositiveIntegerField(default=0)),
+                ("items_billed", models.PositiveIntegerField(default=0)),
+                ("exceptions_count", models.PositiveIntegerField(default=0)),
+                ("totals", models.JSONField(blank=True, default=dict)),
+                ("error", models.TextField(blank=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "legal_entity",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="ledger.legalentity"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='DocumentSequence',
+            name="DocumentSequence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('year', models.PositiveSmallIntegerField()),
-                ('kind', models.CharField(max_length=12)),
-                ('next_number', models.PositiveIntegerField(default=1)),
-                ('legal_entity', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='ledger.legalentity')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("year", models.PositiveSmallIntegerField()),
+                ("kind", models.CharField(max_length=12)),
+                ("next_number", models.PositiveIntegerField(default=1)),
+                (
+                    "legal_entity",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="ledger.legalentity"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Invoice',
+            name="Invoice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(blank=True, max_length=40)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('released', 'Released'), ('sent', 'Sent'), ('partially_paid', 'Partially paid'), ('paid', 'Paid'), ('void', 'Void')], default='draft', max_length=15)),
-                ('period_end', models.DateField(blank=True, null=True)),
-                ('issue_date', models.DateField(blank=True, null=True)),
-                ('due_date', models.DateField(blank=True, null=True)),
-                ('payment_terms_days', models.PositiveSmallIntegerField(default=30)),
-                ('currency', models.CharField(max_length=3)),
-                ('subtotal_amount', models.DecimalField(decimal_places=4, default=0, max_digits=20)),
-                ('tax_amount', models.DecimalField(decimal_places=4, default=0, max_digits=20)),
-                ('total_amount', models.DecimalField(decimal_places=4, default=0, max_digits=20)),
-                ('rate', models.DecimalField(blank=True, decimal_places=12, max_digits=24, null=True)),
-                ('functional_total_amount', models.DecimalField(blank=True, decimal_places=4, max_digits=20, null=True)),
-                ('flags', models.JSONField(blank=True, default=list)),
-                ('notes', models.TextField(blank=True)),
-                ('released_at', models.DateTimeField(blank=True, null=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('sent_to', models.CharField(blank=True, max_length=500)),
-                ('voided_at', models.DateTimeField(blank=True, null=True)),
-                ('void_reason', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='invoices', to='crm.account')),
-                ('ar_item', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='ledger.aritem')),
-                ('contract', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='invoices', to='crm.contract')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('journal_entry', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='ledger.journalentry')),
-                ('legal_entity', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='ledger.legalentity')),
-                ('project', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='invoices', to='projects.project')),
-                ('released_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='invoices', to='billing.billingrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(blank=True, max_length=40)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("released", "Released"),
+                            ("sent", "Sent"),
+                            ("partially_paid", "Partially paid"),
+                            ("paid", "Paid"),
+                            ("void", "Void"),
+                        ],
+                        default="draft",
+                        max_length=15,
+                    ),
+                ),
+                ("period_end", models.DateField(blank=True, null=True)),
+                ("issue_date", models.DateField(blank=True, null=True)),
+                ("due_date", models.DateField(blank=True, null=True)),
+                ("payment_terms_days", models.PositiveSmallIntegerField(default=30)),
+                ("currency", models.CharField(max_length=3)),
+                ("subtotal_amount", models.DecimalField(decimal_places=4, default=0, max_digits=20)),
+                ("tax_amount", models.DecimalField(decimal_places=4, default=0, max_digits=20)),
+                ("total_amount", models.DecimalField(decimal_places=4, default=0, max_digits=20)),
+                ("rate", models.DecimalField(blank=True, decimal_places=12, max_digits=24, null=True)),
+                (
+                    "functional_total_amount",
+                    models.DecimalField(blank=True, decimal_places=4, max_digits=20, null=True),
+                ),
+                ("flags", models.JSONField(blank=True, default=list)),
+                ("notes", models.TextField(blank=True)),
+                ("released_at", models.DateTimeField(blank=True, null=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("sent_to", models.CharField(blank=True, max_length=500)),
+                ("voided_at", models.DateTimeField(blank=True, null=True)),
+                ("void_reason", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="invoices", to="crm.account"
+                    ),
+                ),
+                (
+                    "ar_item",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="ledger.aritem",
+                    ),
+                ),
+                (
+                    "contract",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="invoices",
+                        to="crm.contract",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "journal_entry",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="ledger.journalentry",
+                    ),
+                ),
+                (
+                    "legal_entity",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="ledger.legalentity"
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="invoices",
+                        to="projects.project",
+                    ),
+                ),
+                (
+                    "released_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="invoices",
+                        to="billing.billingrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='CreditNote',
+            name="CreditNote",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(blank=True, max_length=40)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('released', 'Released')], default='draft', max_length=10)),
-                ('reason', models.CharField(max_length=500)),
-                ('rebill', models.BooleanField(default=True)),
-                ('issue_date', models.DateField(blank=True, null=True)),
-                ('currency', models.CharField(max_length=3)),
-                ('subtotal_amount', models.DecimalField(decimal_places=4, default=0, max_digits=20)),
-                ('tax_amount', models.DecimalField(decimal_places=4, default=0, max_digits=20)),
-                ('total_amount', models.DecimalField(decimal_places=4, default=0, max_digits=20)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('released_at', models.DateTimeField(blank=True, null=True)),
-                ('ar_item', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='ledger.aritem')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('journal_entry', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='ledger.journalentry')),
-                ('legal_entity', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='ledger.legalentity')),
-                ('released_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('invoice', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='credit_notes', to='billing.invoice')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(blank=True, max_length=40)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("draft", "Draft"), ("released", "Released")], default="draft", max_length=10
+                    ),
+                ),
+                ("reason", models.CharField(max_length=500)),
+                ("rebill", models.BooleanField(default=True)),
+                ("issue_date", models.DateField(blank=True, null=True)),
+                ("currency", models.CharField(max_length=3)),
+                ("subtotal_amount", models.DecimalField(decimal_places=4, default=0, max_digits=20)),
+                ("tax_amount", models.DecimalField(decimal_places=4, default=0, max_digits=20)),
+                ("total_amount", models.DecimalField(decimal_places=4, default=0, max_digits=20)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("released_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "ar_item",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="ledger.aritem",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "journal_entry",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="ledger.journalentry",
+                    ),
+                ),
+                (
+                    "legal_entity",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="ledger.legalentity"
+                    ),
+                ),
+                (
+                    "released_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "invoice",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="credit_notes",
+                        to="billing.invoice",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='InvoiceLine',
+            name="InvoiceLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField(default=0)),
-                ('description', models.CharField(max_length=300)),
-                ('source_type', models.CharField(choices=[('time', 'Time entries'), ('expense', 'Expenses'), ('milestone', 'Milestone'), ('instalment', 'Fixed-fee instalment'), ('subscription', 'Subscription period'), ('retainer_fee', 'Retainer fee'), ('retainer_overage', 'Retainer overage'), ('manual', 'Manual')], default='manual', max_length=20)),
-                ('category', models.CharField(blank=True, max_length=20)),
-                ('quantity', models.DecimalField(decimal_places=4, max_digits=14)),
-                ('unit_price', models.DecimalField(decimal_places=4, max_digits=20)),
-                ('amount', models.DecimalField(decimal_places=4, max_digits=20)),
-                ('tax_code', models.CharField(blank=True, max_length=20)),
-                ('original_quantity', models.DecimalField(blank=True, decimal_places=4, max_digits=14, null=True)),
-                ('original_unit_price', models.DecimalField(blank=True, decimal_places=4, max_digits=20, null=True)),
-                ('original_amount', models.DecimalField(blank=True, decimal_places=4, max_digits=20, null=True)),
-                ('period_start', models.DateField(blank=True, null=True)),
-                ('period_end', models.DateField(blank=True, null=True)),
-                ('invoice', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='billing.invoice')),
-                ('plan', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='invoice_lines', to='billing.billingplan')),
-                ('project', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='projects.project')),
-                ('role', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='projects.role')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveIntegerField(default=0)),
+                ("description", models.CharField(max_length=300)),
+                (
+                    "source_type",
+                    models.CharField(
+                        choices=[
+                            ("time", "Time entries"),
+                            ("expense", "Expenses"),
+                            ("milestone", "Milestone"),
+                            ("instalment", "Fixed-fee instalment"),
+                            ("subscription", "Subscription period"),
+                            ("retainer_fee", "Retainer fee"),
+                            ("retainer_overage", "Retainer overage"),
+                            ("manual", "Manual"),
+                        ],
+                        default="manual",
+                        max_length=20,
+                    ),
+                ),
+                ("category", models.CharField(blank=True, max_length=20)),
+                ("quantity", models.DecimalField(decimal_places=4, max_digits=14)),
+                ("unit_price", models.DecimalField(decimal_places=4, max_digits=20)),
+                ("amount", models.DecimalField(decimal_places=4, max_digits=20)),
+                ("tax_code", models.CharField(blank=True, max_length=20)),
+                (
+                    "original_quantity",
+                    models.DecimalField(blank=True, decimal_places=4, max_digits=14, null=True),
+                ),
+                (
+                    "original_unit_price",
+                    models.DecimalField(blank=True, decimal_places=4, max_digits=20, null=True),
+                ),
+                (
+                    "original_amount",
+                    models.DecimalField(blank=True, decimal_places=4, max_digits=20, null=True),
+                ),
+                ("period_start", models.DateField(blank=True, null=True)),
+                ("period_end", models.DateField(blank=True, null=True)),
+                (
+                    "invoice",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lines",
+                        to="billing.invoice",
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="invoice_lines",
+                        to="billing.billingplan",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="projects.project",
+                    ),
+                ),
+                (
+                    "role",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="projects.role",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['invoice', 'position', 'id'],
+                "ordering": ["invoice", "position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='ExpenseBilling',
+            name="ExpenseBilling",
             fields=[
-                ('expense', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, primary_key=True, related_name='billing', serialize=False, to='projects.expense')),
-                ('amount', models.DecimalField(decimal_places=4, max_digits=20)),
-                ('plan', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='billing.billingplan')),
-                ('run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='billing.billingrun')),
-                ('invoice_line', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='expense_links', to='billing.invoiceline')),
+                (
+                    "expense",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        primary_key=True,
+                        related_name="billing",
+                        serialize=False,
+                        to="projects.expense",
+                    ),
+                ),
+                ("amount", models.DecimalField(decimal_places=4, max_digits=20)),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="billing.billingplan",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="billing.billingrun",
+                    ),
+                ),
+                (
+                    "invoice_line",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="expense_links",
+                        to="billing.invoiceline",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='CreditNoteLine',
+            name="CreditNoteLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('description', models.CharField(max_length=300)),
-                ('quantity', models.DecimalField(decimal_places=4, max_digits=14)),
-                ('unit_price', models.DecimalField(decimal_places=4, max_digits=20)),
-                ('amount', models.DecimalField(decimal_places=4, max_digits=20)),
-                ('tax_code', models.CharField(blank=True, max_length=20)),
-                ('credit_note', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='billing.creditnote')),
-                ('invoice_line', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='credit_lines', to='billing.invoiceline')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("description", models.CharField(max_length=300)),
+                ("quantity", models.DecimalField(decimal_places=4, max_digits=14)),
+                ("unit_price", models.DecimalField(decimal_places=4, max_digits=20)),
+                ("amount", models.DecimalField(decimal_places=4, max_digits=20)),
+                ("tax_code", models.CharField(blank=True, max_length=20)),
+                (
+                    "credit_note",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lines",
+                        to="billing.creditnote",
+                    ),
+                ),
+                (
+                    "invoice_line",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="credit_lines",
+                        to="billing.invoiceline",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['credit_note', 'id'],
+                "ordering": ["credit_note", "id"],
             },
         ),
         migrations.CreateModel(
-            name='LineAdjustment',
+            name="LineAdjustment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('quantity_before', models.DecimalField(decimal_places=4, max_digits=14)),
-                ('quantity_after', models.DecimalField(decimal_places=4, max_digits=14)),
-                ('unit_price_before', models.DecimalField(decimal_places=4, max_digits=20)),
-                ('unit_price_after', models.DecimalField(decimal_places=4, max_digits=20)),
-                ('amount_change', models.DecimalField(decimal_places=4, max_digits=20)),
-                ('reason', models.CharField(max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('actor', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('invoice', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='adjustments', to='billing.invoice')),
-                ('line', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='adjustments', to='billing.invoiceline')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("quantity_before", models.DecimalField(decimal_places=4, max_digits=14)),
+                ("quantity_after", models.DecimalField(decimal_places=4, max_digits=14)),
+                ("unit_price_before", models.DecimalField(decimal_places=4, max_digits=20)),
+                ("unit_price_after", models.DecimalField(decimal_places=4, max_digits=20)),
+                ("amount_change", models.DecimalField(decimal_places=4, max_digits=20)),
+                ("reason", models.CharField(max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "invoice",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="adjustments",
+                        to="billing.invoice",
+                    ),
+                ),
+                (
+                    "line",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="adjustments",
+                        to="billing.invoiceline",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='OverCapEntry',
+            name="OverCapEntry",
             fields=[
-                ('time_entry', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, primary_key=True, related_name='over_cap', serialize=False, to='projects.timeentry')),
-                ('hours', models.DecimalField(decimal_places=2, max_digits=14)),
-                ('amount', models.DecimalField(decimal_places=4, max_digits=20)),
-                ('status', models.CharField(choices=[('held', 'Over cap, waiting'), ('released', 'Cap raised, bills in the next run'), ('billed', 'Billed after a change order'), ('written_off', 'Written off')], default='held', max_length=12)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('reason', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('invoice_line', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='over_cap_links', to='billing.invoiceline')),
-                ('plan', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='over_cap_entries', to='billing.billingplan')),
-                ('run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='billing.billingrun')),
+                (
+                    "time_entry",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        primary_key=True,
+                        related_name="over_cap",
+                        serialize=False,
+                        to="projects.timeentry",
+                    ),
+                ),
+                ("hours", models.DecimalField(decimal_places=2, max_digits=14)),
+                ("amount", models.DecimalField(decimal_places=4, max_digits=20)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("held", "Over cap, waiting"),
+                            ("released", "Cap raised, bills in the next run"),
+                            ("billed", "Billed after a change order"),
+                            ("written_off", "Written off"),
+                        ],
+                        default="held",
+                        max_length=12,
+                    ),
+                ),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("reason", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "invoice_line",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="over_cap_links",
+                        to="billing.invoiceline",
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="over_cap_entries",
+                        to="billing.billingplan",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="billing.billingrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['plan', 'time_entry'],
+                "ordering": ["plan", "time_entry"],
             },
         ),
         migrations.CreateModel(
-            name='PlanItem',
+            name="PlanItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('instalment', 'Fixed-fee instalment'), ('milestone', 'Milestone'), ('subscription', 'Subscription period'), ('retainer_fee', 'Retainer fee')], max_length=14)),
-                ('key', models.CharField(max_length=120)),
-                ('description', models.CharField(max_length=200)),
-                ('date', models.DateField()),
-                ('period_start', models.DateField(blank=True, null=True)),
-                ('period_end', models.DateField(blank=True, null=True)),
-                ('amount', models.DecimalField(decimal_places=4, max_digits=20)),
-                ('hours', models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True)),
-                ('cancelled', models.BooleanField(default=False)),
-                ('invoice_line', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='plan_items', to='billing.invoiceline')),
-                ('milestone', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='projects.milestone')),
-                ('plan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='billing.billingplan')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("instalment", "Fixed-fee instalment"),
+                            ("milestone", "Milestone"),
+                            ("subscription", "Subscription period"),
+                            ("retainer_fee", "Retainer fee"),
+                        ],
+                        max_length=14,
+                    ),
+                ),
+                ("key", models.CharField(max_length=120)),
+                ("description", models.CharField(max_length=200)),
+                ("date", models.DateField()),
+                ("period_start", models.DateField(blank=True, null=True)),
+                ("period_end", models.DateField(blank=True, null=True)),
+                ("amount", models.DecimalField(decimal_places=4, max_digits=20)),
+                ("hours", models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True)),
+                ("cancelled", models.BooleanField(default=False)),
+                (
+                    "invoice_line",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="plan_items",
+                        to="billing.invoiceline",
+                    ),
+                ),
+                (
+                    "milestone",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="projects.milestone",
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="billing.billingplan",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['plan', 'date', 'id'],
+                "ordering": ["plan", "date", "id"],
             },
         ),
         migrations.CreateModel(
-            name='CreditedEntry',
+            name="CreditedEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hours', models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True)),
-                ('amount', models.DecimalField(decimal_places=4, max_digits=20)),
-                ('outcome', models.CharField(max_length=12)),
-                ('expense', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='projects.expense')),
-                ('time_entry', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='projects.timeentry')),
-                ('credit_line', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='entries', to='billing.creditnoteline')),
-                ('plan_item', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='billing.planitem')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hours", models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True)),
+                ("amount", models.DecimalField(decimal_places=4, max_digits=20)),
+                ("outcome", models.CharField(max_length=12)),
+                (
+                    "expense",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="projects.expense",
+                    ),
+                ),
+                (
+                    "time_entry",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="projects.timeentry",
+                    ),
+                ),
+                (
+                    "credit_line",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="entries",
+                        to="billing.creditnoteline",
+                    ),
+                ),
+                (
+                    "plan_item",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="billing.planitem",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='RetainerMovement',
+            name="RetainerMovement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('fee', 'Fee invoiced (balance added)'), ('usage', 'Time drawn down'), ('overage', 'Overage billed'), ('expired', 'Unused balance expired'), ('rolled_over', 'Unused balance rolled over'), ('refunded', 'Unused balance refunded')], max_length=12)),
-                ('date', models.DateField()),
-                ('hours', models.DecimalField(decimal_places=2, max_digits=14)),
-                ('amount', models.DecimalField(decimal_places=4, max_digits=20)),
-                ('balance_hours', models.DecimalField(decimal_places=2, max_digits=14)),
-                ('note', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('invoice_line', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='billing.invoiceline')),
-                ('plan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='retainer_movements', to='billing.billingplan')),
-                ('run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='billing.billingrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("fee", "Fee invoiced (balance added)"),
+                            ("usage", "Time drawn down"),
+                            ("overage", "Overage billed"),
+                            ("expired", "Unused balance expired"),
+                            ("rolled_over", "Unused balance rolled over"),
+                            ("refunded", "Unused balance refunded"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("date", models.DateField()),
+                ("hours", models.DecimalField(decimal_places=2, max_digits=14)),
+                ("amount", models.DecimalField(decimal_places=4, max_digits=20)),
+                ("balance_hours", models.DecimalField(decimal_places=2, max_digits=14)),
+                ("note", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "invoice_line",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="billing.invoiceline",
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="retainer_movements",
+                        to="billing.billingplan",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="billing.billingrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['plan', 'id'],
+                "ordering": ["plan", "id"],
             },
         ),
         migrations.CreateModel(
-            name='RunContract',
+            name="RunContract",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('done_at', models.DateTimeField(auto_now_add=True)),
-                ('contract', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='crm.contract')),
-                ('invoice', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='billing.invoice')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='contracts_done', to='billing.billingrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("done_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "contract",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="crm.contract"
+                    ),
+                ),
+                (
+                    "invoice",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="billing.invoice",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="contracts_done",
+                        to="billing.billingrun",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='RunException',
+            name="RunException",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('no_plan', 'Billable work without a billing plan'), ('over_cap', 'Over the not-to-exceed cap'), ('no_tax_code', 'Tax code missing'), ('locked', 'Contract busy in another run'), ('failed', 'Contract failed'), ('currency', 'Currency mismatch')], max_length=12)),
-                ('message', models.CharField(max_length=500)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('contract', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='crm.contract')),
-                ('project', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='projects.project')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='exceptions', to='billing.billingrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("no_plan", "Billable work without a billing plan"),
+                            ("over_cap", "Over the not-to-exceed cap"),
+                            ("no_tax_code", "Tax code missing"),
+                            ("locked", "Contract busy in another run"),
+                            ("failed", "Contract failed"),
+                            ("currency", "Currency mismatch"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("message", models.CharField(max_length=500)),
+                ("data", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "contract",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="crm.contract",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="projects.project",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="exceptions",
+                        to="billing.billingrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='TaxCode',
+            name="TaxCode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=20)),
-                ('name', models.CharField(max_length=100)),
-                ('kind', models.CharField(choices=[('standard', 'Standard rate'), ('zero_rated', 'Zero-rated'), ('exempt', 'Exempt')], default='standard', max_length=12)),
-                ('rate_percent', models.DecimalField(decimal_places=4, default=0, max_digits=7)),
-                ('active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('account', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='tax_codes', to='ledger.glaccount')),
-                ('legal_entity', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='tax_codes', to='ledger.legalentity')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=20)),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("standard", "Standard rate"),
+                            ("zero_rated", "Zero-rated"),
+                            ("exempt", "Exempt"),
+                        ],
+                        default="standard",
+                        max_length=12,
+                    ),
+                ),
+                ("rate_percent", models.DecimalField(decimal_places=4, default=0, max_digits=7)),
+                ("active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="tax_codes",
+                        to="ledger.glaccount",
+                    ),
+                ),
+                (
+                    "legal_entity",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="tax_codes",
+                        to="ledger.legalentity",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['legal_entity', 'code'],
+                "ordering": ["legal_entity", "code"],
             },
         ),
         migrations.CreateModel(
-            name='TimeEntryBilling',
+            name="TimeEntryBilling",
             fields=[
-                ('time_entry', models.OneToOneField(db_constraint=False, on_delete=django.db.models.deletion.PROTECT, primary_key=True, related_name='billing', serialize=False, to='projects.timeentry')),
-                ('billed_hours', models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True)),
-                ('amount', models.DecimalField(blank=True, decimal_places=4, max_digits=20, null=True)),
-                ('drawn_hours', models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True)),
-                ('invoice_line', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='time_links', to='billing.invoiceline')),
-                ('plan', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='billing.billingplan')),
-                ('run', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='billing.billingrun')),
+                (
+                    "time_entry",
+                    models.OneToOneField(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        primary_key=True,
+                        related_name="billing",
+                        serialize=False,
+                        to="projects.timeentry",
+                    ),
+                ),
+                ("billed_hours", models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True)),
+                ("amount", models.DecimalField(blank=True, decimal_places=4, max_digits=20, null=True)),
+                ("drawn_hours", models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True)),
+                (
+                    "invoice_line",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="time_links",
+                        to="billing.invoiceline",
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="billing.billingplan",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="billing.billingrun",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='billingplan',
-            index=models.Index(fields=['contract', 'status'], name='billing_plan_contract'),
+            model_name="billingplan",
+            index=models.Index(fields=["contract", "status"], name="billing_plan_contract"),
         ),
         migrations.AddConstraint(
-            model_name='billingplan',
-            constraint=models.CheckConstraint(condition=models.Q(('cap_amount__isnull', True), ('cap_amount__gt', 0), _connector='OR'), name='billing_plan_cap_positive'),
+            model_name="billingplan",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("cap_amount__isnull", True), ("cap_amount__gt", 0), _connector="OR"),
+                name="billing_plan_cap_positive",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='documentsequence',
-            constraint=models.UniqueConstraint(fields=('legal_entity', 'year', 'kind'), name='document_sequence_unique'),
+            model_name="documentsequence",
+            constraint=models.UniqueConstraint(
+                fields=("legal_entity", "year", "kind"), name="document_sequence_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='invoice',
-            index=models.Index(fields=['legal_entity', 'status'], name='invoice_entity_status'),
+            model_name="invoice",
+            index=models.Index(fields=["legal_entity", "status"], name="invoice_entity_status"),
         ),
         migrations.AddIndex(
-            model_name='invoice',
-            index=models.Index(fields=['contract', 'status'], name='invoice_contract_status'),
+            model_name="invoice",
+            index=models.Index(fields=["contract", "status"], name="invoice_contract_status"),
         ),
         migrations.AddIndex(
-            model_name='invoice',
-            index=models.Index(fields=['account', 'issue_date'], name='invoice_account_issued'),
+            model_name="invoice",
+            index=models.Index(fields=["account", "issue_date"], name="invoice_account_issued"),
         ),
         migrations.AddConstraint(
-            model_name='invoice',
-            constraint=models.UniqueConstraint(condition=models.Q(('number', ''), _negated=True), fields=('legal_entity', 'number'), name='invoice_number_unique'),
+            model_name="invoice",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("number", ""), _negated=True),
+                fields=("legal_entity", "number"),
+                name="invoice_number_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='invoice',
-            constraint=models.UniqueConstraint(condition=models.Q(('run__isnull', False)), fields=('run', 'contract'), name='invoice_one_per_run_contract'),
+            model_name="invoice",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("run__isnull", False)),
+                fields=("run", "contract"),
+                name="invoice_one_per_run_contract",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='invoice',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['draft', 'released', 'sent', 'partially_paid', 'paid', 'void'])), name='invoice_status_valid'),
+            model_name="invoice",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status__in", ["draft", "released", "sent", "partially_paid", "paid", "void"])
+                ),
+                name="invoice_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='invoice',
-            constraint=models.CheckConstraint(condition=models.Q(('status', 'draft'), models.Q(('number', ''), _negated=True), _connector='OR'), name='invoice_released_has_number'),
+            model_name="invoice",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status", "draft"), models.Q(("number", ""), _negated=True), _connector="OR"
+                ),
+                name="invoice_released_has_number",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='creditnote',
-            constraint=models.UniqueConstraint(condition=models.Q(('number', ''), _negated=True), fields=('legal_entity', 'number'), name='credit_note_number_unique'),
+            model_name="creditnote",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("number", ""), _negated=True),
+                fields=("legal_entity", "number"),
+                name="credit_note_number_unique",
+            ),
         ),
         migrations.AddIndex(
-            model_name='invoiceline',
-            index=models.Index(fields=['plan'], name='invoice_line_plan'),
+            model_name="invoiceline",
+            index=models.Index(fields=["plan"], name="invoice_line_plan"),
         ),
         migrations.AddIndex(
-            model_name='expensebilling',
-            index=models.Index(fields=['invoice_line'], name='expense_billing_line'),
+            model_name="expensebilling",
+            index=models.Index(fields=["invoice_line"], name="expense_billing_line"),
         ),
         migrations.AddIndex(
-            model_name='overcapentry',
-            index=models.Index(fields=['plan', 'status'], name='over_cap_plan_status'),
+            model_name="overcapentry",
+            index=models.Index(fields=["plan", "status"], name="over_cap_plan_status"),
         ),
         migrations.AddIndex(
-            model_name='planitem',
-            index=models.Index(condition=models.Q(('invoice_line__isnull', True)), fields=['date'], name='plan_item_open'),
+            model_name="planitem",
+            index=models.Index(
+                condition=models.Q(("invoice_line__isnull", True)), fields=["date"], name="plan_item_open"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='planitem',
-            constraint=models.UniqueConstraint(fields=('plan', 'key'), name='plan_item_once'),
+            model_name="planitem",
+            constraint=models.UniqueConstraint(fields=("plan", "key"), name="plan_item_once"),
         ),
         migrations.AddConstraint(
-            model_name='planitem',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gte', 0)), name='plan_item_amount_not_negative'),
+            model_name="planitem",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gte", 0)), name="plan_item_amount_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='runcontract',
-            constraint=models.UniqueConstraint(fields=('run', 'contract'), name='run_contract_once'),
+            model_name="runcontract",
+            constraint=models.UniqueConstraint(fields=("run", "contract"), name="run_contract_once"),
         ),
         migrations.AddConstraint(
-            model_name='taxcode',
-            constraint=models.UniqueConstraint(fields=('legal_entity', 'code'), name='tax_code_unique_per_entity'),
+            model_name="taxcode",
+            constraint=models.UniqueConstraint(
+                fields=("legal_entity", "code"), name="tax_code_unique_per_entity"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='taxcode',
-            constraint=models.CheckConstraint(condition=models.Q(('rate_percent__gte', 0), ('rate_percent__lte', 100)), name='tax_code_rate_range'),
+            model_name="taxcode",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("rate_percent__gte", 0), ("rate_percent__lte", 100)),
+                name="tax_code_rate_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='taxcode',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'standard'), _negated=True), models.Q(('account__isnull', False), ('rate_percent__gt', 0)), _connector='OR'), name='tax_code_standard_has_rate_and_account'),
+            model_name="taxcode",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("kind", "standard"), _negated=True),
+                    models.Q(("account__isnull", False), ("rate_percent__gt", 0)),
+                    _connector="OR",
+                ),
+                name="tax_code_standard_has_rate_and_account",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='taxcode',
-            constraint=models.CheckConstraint(condition=models.Q(('kind', 'standard'), ('rate_percent', 0), _connector='OR'), name='tax_code_zero_when_not_standard'),
+            model_name="taxcode",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind", "standard"), ("rate_percent", 0), _connector="OR"),
+                name="tax_code_zero_when_not_standard",
+            ),
         ),
         migrations.AddIndex(
-            model_name='timeentrybilling',
-            index=models.Index(fields=['invoice_line'], name='time_billing_line'),
+            model_name="timeentrybilling",
+            index=models.Index(fields=["invoice_line"], name="time_billing_line"),
         ),
     ]

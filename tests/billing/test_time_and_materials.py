@@ -183,7 +183,9 @@ def test_an_invoice_in_another_currency_posts_functional_amounts_at_the_issue_da
     )
 
 
-def test_a_client_over_its_credit_limit_is_flagged(finance, entity, roles, people, make_contract, client_account):
+def test_a_client_over_its_credit_limit_is_flagged(
+    finance, entity, roles, people, make_contract, client_account
+):
     from core.errors import ValidationFailed
     from crm.services.accounts import set_credit_limit
 

@@ -7,7 +7,9 @@ import argparse
 import os
 import sys
 
+from bench.generate import build_firm
 from bench.harness import (
+    BENCH_DATABASE,
     Measurement,
     format_table,
     machine,
@@ -16,10 +18,82 @@ from bench.harness import (
     run_isolated,
     write_results,
 )
-from bench.workloads import posting, reports
+from bench.workloads import billing, posting, reports
 
 DEFAULT_N = 1_000_000
 SMOKE_N = 2_000
+
+
+def _billing(database_url: str, n: int) -> list[Measurement]:
+    """W1 on a freshly generated firm of n entries: baselines first, then the run, the release, the checks."""
+    firm = run_isolated(build_firm, database_url=database_url, n=n)
+    print(f"  firm of {n:,} entries built in {firm['seconds']['total']:.1f} s", flush=True)
+    baseline = run_isolated(billing.copy_baselines, database_url=database_url)
+    run = run_isolated(billing.billing_run, database_url=database_url)
+    release = run_isolated(billing.release_all, database_url=database_url, run_id=run["run_id"])
+    if release["refused"]:
+        raise SystemExit(f"W1 release refused {release['refused']} invoices: {release['refused_examples']}")
+    check = run_isolated(billing.check_billing, database_url=database_url, run_id=run["run_id"])
+    if not check["ok"]:
+        raise SystemExit(f"W1 billed a wrong answer: {check}")
+    copy = baseline["links_seconds"]
+    ratio = copy / run["seconds"]
+    both = run["seconds"] + release["seconds"]
+    rss = max(run["peak_rss_mb"], release["peak_rss_mb"])
+    # The run consumed every eligible entry (the check proves it): linked, or held over a cap.
+    consumed = check["eligible_entries"]
+    extra = {
+        "run": run,
+        "release": release,
+        "check": check,
+        "firm": firm,
+        "baseline": baseline,
+        "entries_per_second": run["entries_billed"] / run["seconds"],
+    }
+    return [
+        Measurement(
+            workload="W1 billing run",
+            scale=n,
+            seconds=run["seconds"],
+            baseline=f"COPY {baseline['link_rows']:,} link rows",
+            baseline_seconds=copy,
+            ratio_kind="baseline/workload",
+            ratio=ratio,
+            target=">= 0.5; RSS <= 512 MB; >= 1,000,000 entries",
+            met=ratio >= 0.5 and run["peak_rss_mb"] <= 512 and consumed >= 1_000_000,
+            peak_rss_mb=run["peak_rss_mb"],
+            extra=extra,
+        ),
+        Measurement(
+            workload="W1 run + release",
+            scale=n,
+            seconds=both,
+            baseline=f"COPY {baseline['link_rows']:,} link rows",
+            baseline_seconds=copy,
+            ratio_kind="baseline/workload",
+            ratio=copy / both,
+            target=">= 0.5; RSS <= 512 MB",
+            met=copy / both >= 0.5 and rss <= 512,
+            peak_rss_mb=rss,
+            extra={
+                "release_seconds": release["seconds"],
+                "invoices": release["released"],
+                "release_calls": release["calls"],
+            },
+        ),
+        Measurement(
+            workload="W1 run (reference)",
+            scale=n,
+            seconds=run["seconds"],
+            baseline=f"COPY {baseline['entry_rows']:,} time entries",
+            baseline_seconds=baseline["entries_seconds"],
+            ratio_kind="baseline/workload",
+            ratio=baseline["entries_seconds"] / run["seconds"],
+            target="(reference)",
+            met=None,
+            peak_rss_mb=run["peak_rss_mb"],
+        ),
+    ]
 
 
 def _posting(database_url: str, n: int, single: int) -> list[Measurement]:
@@ -82,10 +156,22 @@ def _reports(database_url: str, n: int) -> list[Measurement]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--n", type=int, default=DEFAULT_N, help="entries posted by W2 (default 1,000,000)")
+    parser.add_argument(
+        "--n",
+        type=int,
+        default=DEFAULT_N,
+        help="approved billable time entries billed by W1, entries posted by W2 (default 1,000,000)",
+    )
     parser.add_argument("--smoke", action="store_true", help=f"everything at a tiny scale (n={SMOKE_N:,})")
-    parser.add_argument("--scale", action="store_true", help="also run W2 at n/4 and n/2 to show growth")
+    parser.add_argument("--scale", action="store_true", help="also run W1 and W2 at n/4 and n/2 (growth)")
+    parser.add_argument(
+        "--only", default="W1,W2,W3", help="the workloads to run, comma-separated (default W1,W2,W3)"
+    )
+    parser.add_argument(
+        "--database", default=BENCH_DATABASE, help=f"the database to (re)create (default {BENCH_DATABASE})"
+    )
     args = parser.parse_args(argv)
+    only = {name.strip().upper() for name in args.only.split(",")}
     source = os.environ.get("DATABASE_URL", "")
     if not source:
         print(
@@ -97,13 +183,23 @@ def main(argv=None) -> int:
     scales = [n // 4, n // 2, n] if args.scale else [n]
     measurements: list[Measurement] = []
     for scale in scales:
-        database_url = recreate_database(source)
-        print(f"W2 posting at n={scale:,} …", flush=True)
-        measurements += _posting(database_url, scale, single if scale == n else 100)
-        if scale == n:
+        database_url = recreate_database(source, args.database)
+        if "W1" in only:
+            print(f"W1 billing run at n={scale:,} …", flush=True)
+            measurements += _billing(database_url, scale)
+        if "W2" in only:
+            print(f"W2 posting at n={scale:,} …", flush=True)
+            measurements += _posting(database_url, scale, single if scale == n else 100)
+        if "W3" in only and scale == n:
             print("W3 trial balance …", flush=True)
             measurements += _reports(database_url, scale)
-    meta = {"n": n, "smoke": args.smoke, "machine": machine(), "postgresql": postgres_version(database_url)}
+    meta = {
+        "n": n,
+        "smoke": args.smoke,
+        "workloads": sorted(only),
+        "machine": machine(),
+        "postgresql": postgres_version(database_url),
+    }
     path = write_results(measurements, meta, smoke=args.smoke)
     print(format_table(measurements))
     print(f"\nSaved {path.relative_to(path.parents[2])}")

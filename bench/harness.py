@@ -1,5 +1,6 @@
 """Running workloads in their own database and process, timing them beside a baseline, reporting ratios."""
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -34,33 +35,76 @@ class Measurement:
     ratio_kind: str
     ratio: float
     target: str
-    met: bool
+    # None: a reference figure, with no target of its own.
+    met: bool | None
     peak_rss_mb: float
     extra: dict = field(default_factory=dict)
 
 
-def bench_database_url(source_url: str) -> str:
+def bench_database_url(source_url: str, name: str = BENCH_DATABASE) -> str:
     parts = urlsplit(source_url)
     if parts.scheme not in {"postgres", "postgresql", "pgsql"}:
         raise SystemExit("The benchmark needs PostgreSQL: set DATABASE_URL=postgres://user@host:5432/db")
-    return urlunsplit(parts._replace(path=f"/{BENCH_DATABASE}"))
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def recreate_database(source_url: str) -> str:
-    """Drop and create the benchmark's own database, migrated; dev and test data are never touched."""
+def _schema_key() -> str:
+    """A digest of everything `migrate` builds the schema from: our migrations and the versions of the
+    third-party apps that bring their own."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    for path in sorted(ROOT.glob("*/migrations/*.py")):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    for package in ("django", "django-celery-beat", "django-axes", "django-money"):
+        digest.update(f"{package}=={version(package)}".encode())
+    return digest.hexdigest()[:12]
+
+
+def recreate_database(source_url: str, name: str = BENCH_DATABASE) -> str:
+    """Drop and create the benchmark's own database, migrated; dev and test data are never touched.
+
+    The migrated empty schema is kept as a template database named after a digest of the migrations
+    (`ledgerline_bench_template_<digest>`), so a run copies it in a second instead of migrating for a
+    minute; a change to any migration makes a new template and drops the old ones.
+    """
     import psycopg
 
-    url = bench_database_url(source_url)
+    if not name.startswith(BENCH_DATABASE):
+        raise SystemExit(f"The benchmark only drops databases named {BENCH_DATABASE}*, not {name!r}.")
+    url = bench_database_url(source_url, name)
     admin = urlunsplit(urlsplit(source_url)._replace(path="/postgres"))
+    prefix = f"{BENCH_DATABASE}_template_"
+    template = prefix + _schema_key()
     with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": url, "LEDGERLINE_ENV": "local"},
-        check=True,
-    )
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        found = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template]).fetchone()
+        if found is None:
+            building = f"{BENCH_DATABASE}_building_{os.getpid()}"
+            connection.execute(f'DROP DATABASE IF EXISTS "{building}"')
+            connection.execute(f'CREATE DATABASE "{building}"')
+            subprocess.run(
+                [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+                cwd=ROOT,
+                env={
+                    **os.environ,
+                    "DATABASE_URL": bench_database_url(source_url, building),
+                    "LEDGERLINE_ENV": "local",
+                },
+                check=True,
+            )
+            stale = connection.execute(
+                "SELECT datname FROM pg_database WHERE starts_with(datname, %s) AND datname <> %s",
+                [prefix, template],
+            ).fetchall()
+            for (old,) in stale:
+                connection.execute(f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')
+            try:
+                connection.execute(f'ALTER DATABASE "{building}" RENAME TO "{template}"')
+            except psycopg.errors.DuplicateDatabase:
+                # A concurrent run published the same schema first.
+                connection.execute(f'DROP DATABASE "{building}"')
+        connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     return url
 
 
@@ -159,7 +203,7 @@ def format_table(measurements: list[Measurement]) -> str:
             f"{m.baseline_seconds:.3f}",
             f"{m.ratio:.3f} ({m.ratio_kind})",
             m.target,
-            "yes" if m.met else "NO",
+            "-" if m.met is None else "yes" if m.met else "NO",
             f"{m.peak_rss_mb:.0f}",
         )
         for m in measurements

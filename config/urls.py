@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("crm.api.urls")),
     path("", include("projects.api.urls")),
     path("", include("billing.api.urls")),
+    path("", include("revrec.api.urls")),
 ]
 
 urlpatterns = [

@@ -102,7 +102,7 @@ def test_home_follows_role_priority(client, login, monkeypatch):
         (
             [Role.FINANCE],
             False,
-            ["Home", "Sales", "Projects", "Billing", "Ledger", "API keys", "Events", "Audit log", "API docs"],
+            ["Home", "Sales", "Projects", "Billing", "Ledger", "Revenue", "API keys", "Events", "Audit log", "API docs"],
         ),
         (
             [Role.ADMIN],
@@ -116,6 +116,7 @@ def test_home_follows_role_priority(client, login, monkeypatch):
                 "Capacity",
                 "Billing",
                 "Ledger",
+                "Revenue",
                 "API keys",
                 "Webhooks",
                 "Events",
@@ -135,6 +136,7 @@ def test_home_follows_role_priority(client, login, monkeypatch):
                 "Capacity",
                 "Billing",
                 "Ledger",
+                "Revenue",
                 "API keys",
                 "Webhooks",
                 "Events",

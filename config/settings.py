@@ -219,6 +219,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm.tasks.nightly_renewal_triggers",
         "schedule": crontab(hour=3, minute=0),
     },
+    "month-end-revenue-runs": {
+        "task": "revrec.tasks.month_end_revenue_runs",
+        "schedule": crontab(hour=4, minute=0),
+    },
     "nightly-missing-time-reminders": {
         "task": "projects.tasks.missing_time_reminders",
         "schedule": crontab(hour=6, minute=0),

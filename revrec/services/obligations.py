@@ -14,6 +14,8 @@ from core.errors import ValidationFailed
 from core.roles import Role, require_role
 from crm.choices import BillingModel, RevenueMethod
 from ledger.choices import AccountRole
+from projects.choices import MilestoneStatus
+from projects.models import Milestone
 from revrec.choices import AmendmentTreatment, LineStatus, Measure, ObligationStatus
 from revrec.models import Allocation, PerformanceObligation, RevenueScheduleLine
 from revrec.services.measures import allocate, months, ratable
@@ -168,11 +170,18 @@ def plan_schedule(obligation: PerformanceObligation, *, treatment=AmendmentTreat
             planned = future
     elif obligation.method == RevenueMethod.MILESTONE:
         rows = obligation.contract_line.milestone_rows
+        accepted = set(
+            Milestone.objects.filter(
+                project__contract_id=obligation.contract_id, status=MilestoneStatus.ACCEPTED
+            ).values_list("name", flat=True)
+        )
         if rows:
             from core.money import split_by_weights
 
             shares = split_by_weights(obligation.allocated_amount, [row["amount"] for row in rows], currency)
             for row, share in zip(rows, shares, strict=True):
+                if row["name"] in accepted:
+                    continue
                 due = row["due"]
                 first = date(due.year, due.month, 1)
                 planned.append(

@@ -3,7 +3,6 @@ chunks (each its own transaction, resumable), and post one entry per contract: D
 Cr revenue by service type. A contract that has recognised more than it billed shows the difference as
 unbilled revenue (contract asset), reclassified at the period end and reversed the next day."""
 
-import calendar
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -26,14 +25,14 @@ from crm.choices import RevenueMethod
 from crm.models import Contract
 from ledger.choices import AccountRole, PeriodStatus
 from ledger.errors import PeriodClosed, PeriodMissing
-from ledger.models import FiscalPeriod, GLAccount
+from ledger.models import FiscalPeriod, GLAccount, JournalLine
 from ledger.services.posting import EntrySpec, LineSpec, post_entries
 from projects.choices import EntryStatus, MilestoneStatus
 from projects.models import Expense, Milestone, Project, TimeEntry
 from revrec.choices import LineStatus, Measure, ObligationStatus, RunStatus
 from revrec.models import PerformanceObligation, RevenueRun, RevenueRunContract, RevenueScheduleLine
 from revrec.services.measures import percent_complete_to_date
-from revrec.services.obligations import recognized_to_date
+from revrec.services.obligations import plan_schedule, recognized_to_date
 
 ZERO = Decimal(0)
 CHUNK_CONTRACTS = getattr(settings, "REVENUE_CHUNK_CONTRACTS", 100)
@@ -68,10 +67,26 @@ def contracts_with_obligations(legal_entity_id: int) -> list[int]:
 
 @transaction.atomic
 def start_revenue_run(*, actor, legal_entity, period_end: date) -> RevenueRun:
-    require_role(actor, Role.FINANCE)
+    """Create a run and queue it (it starts when this transaction commits). No actor: the monthly
+    schedule (the system)."""
+    if actor is not None:
+        require_role(actor, Role.FINANCE)
     if period_end is None:
         raise ValidationFailed("Say up to which date to recognise.", fields={"period_end": ["Required."]})
     _open_period(legal_entity.pk, period_end, "period_end")
+    later = (
+        RevenueRun.objects.filter(legal_entity=legal_entity, period_end__gt=period_end)
+        .exclude(status=RunStatus.FAILED)
+        .order_by("-period_end")
+        .first()
+    )
+    if later is not None:
+        raise ValidationFailed(
+            f"Revenue is already recognised to {later.period_end} (run #{later.pk}); an earlier period end "
+            "would reverse it. Late changes land in the current period as a catch-up.",
+            code="period_before_last_run",
+            fields={"period_end": [f"Before {later.period_end}."]},
+        )
     run = RevenueRun.objects.create(legal_entity=legal_entity, period_end=period_end, created_by=actor)
     audit.record(actor=actor, action="revenue_run.created", obj=run, changes={"period_end": period_end})
     from revrec.tasks import run_revenue
@@ -85,7 +100,7 @@ def _inputs(contract_ids, as_of: date) -> dict:
     billed amounts."""
     time = (
         TimeEntry.objects.filter(project__contract_id__in=contract_ids, status__in=DELIVERED, date__lte=as_of)
-        .values("project__contract_id", "role_id", "billable")
+        .values("project__contract_id", "role_id", "billable", "task__name", "task__parent__name")
         .annotate(
             total_hours=Sum("hours"),
             total_cost=Sum(F("hours") * F("cost_rate")),
@@ -93,22 +108,29 @@ def _inputs(contract_ids, as_of: date) -> dict:
         )
     )
     cost, hours, value = defaultdict(lambda: ZERO), defaultdict(lambda: ZERO), defaultdict(lambda: ZERO)
+    task_cost, task_hours = defaultdict(lambda: ZERO), defaultdict(lambda: ZERO)
     for row in time:
         contract, role = row["project__contract_id"], row["role_id"]
-        for key in ((contract, None), (contract, role)):
-            cost[key] += Decimal(str(row["total_cost"] or 0))
-            hours[key] += Decimal(str(row["total_hours"] or 0))
+        row_cost, row_hours = Decimal(str(row["total_cost"] or 0)), Decimal(str(row["total_hours"] or 0))
+        cost[(contract, role)] += row_cost
+        hours[(contract, role)] += row_hours
+        # The handoff makes a task per line (or per phase): an obligation's own work is booked there.
+        for name in {row["task__name"], row["task__parent__name"]} - {None}:
+            task_cost[(contract, name)] += row_cost
+            task_hours[(contract, name)] += row_hours
         if row["billable"]:
             value[(contract, role)] += Decimal(str(row["total_value"] or 0))
-    expense_value = defaultdict(lambda: ZERO)
+    expense_value, expense_cost = defaultdict(lambda: ZERO), defaultdict(lambda: ZERO)
     for contract, amount, markup, billable, currency in Expense.objects.filter(
         project__contract_id__in=contract_ids, status__in=DELIVERED, date__lte=as_of
     ).values_list(
         "project__contract_id", "converted_amount", "markup_percent", "billable", "project_currency"
     ):
-        cost[(contract, None)] += amount
         if billable:
             expense_value[contract] += rebill_amount(amount, markup, currency)
+        else:
+            # Rebilled expenses are time-and-materials revenue; the firm's own are project cost.
+            expense_cost[contract] += amount
     accepted = defaultdict(set)
     for contract, name, accepted_at in Milestone.objects.filter(
         project__contract_id__in=contract_ids, status=MilestoneStatus.ACCEPTED
@@ -140,6 +162,9 @@ def _inputs(contract_ids, as_of: date) -> dict:
         "hours": hours,
         "value": value,
         "expense_value": expense_value,
+        "expense_cost": expense_cost,
+        "task_cost": task_cost,
+        "task_hours": task_hours,
         "accepted": accepted,
         "billed": billed,
     }
@@ -151,11 +176,32 @@ def _target(obligation, inputs, claimed_roles, warnings) -> Decimal | None:
     if obligation.method == RevenueMethod.RATABLE:
         return None
     if obligation.method == RevenueMethod.PERCENT_COMPLETE:
-        key = (contract, obligation.role_id)
-        if obligation.measure == Measure.HOURS:
-            done, estimate = inputs["hours"][key], obligation.estimated_total_hours
+        by_hours = obligation.measure == Measure.HOURS
+        measured = inputs["hours"] if by_hours else inputs["cost"]
+        on_task = (inputs["task_hours"] if by_hours else inputs["task_cost"]).get(
+            (contract, obligation.description)
+        )
+        if on_task:
+            done = on_task
+        elif obligation.role_id:
+            done = measured[(contract, obligation.role_id)]
         else:
-            done, estimate = inputs["cost"][key], obligation.estimated_total_cost
+            # Its own work: time of the roles no as-delivered line bills (none if one bills all roles).
+            done = ZERO
+            if not claimed_roles.get(("all", contract)):
+                done = sum(
+                    (
+                        v
+                        for (c, role), v in measured.items()
+                        if c == contract and role not in claimed_roles[contract]
+                    ),
+                    ZERO,
+                )
+        if obligation.measure == Measure.HOURS:
+            estimate = obligation.estimated_total_hours
+        else:
+            done += inputs["expense_cost"][contract]
+            estimate = obligation.estimated_total_cost
         if not estimate:
             warnings.append(f"{obligation}: no estimate at completion; nothing recognised.")
             return ZERO
@@ -230,6 +276,8 @@ def compute_recognition(contract_ids, as_of: date) -> Recognition:
         if obligation.method == RevenueMethod.AS_DELIVERED:
             if obligation.role_id:
                 claimed[obligation.contract_id].add(obligation.role_id)
+            else:
+                claimed[("all", obligation.contract_id)] = True
             claimed.setdefault(("first", obligation.contract_id), obligation.pk)
     due_planned = defaultdict(list)
     for line in RevenueScheduleLine.objects.filter(
@@ -289,7 +337,7 @@ def _recognise_chunk(run: RevenueRun, contract_ids: list[int]) -> None:
             account.role: account
             for account in GLAccount.objects.filter(legal_entity_id=run.legal_entity_id, role__isnull=False)
         }
-        specs, per_contract = [], defaultdict(lambda: ZERO)
+        specs = []
         by_contract = defaultdict(list)
         for obligation in obligations:
             if obligation.pk in amounts:
@@ -317,7 +365,6 @@ def _recognise_chunk(run: RevenueRun, contract_ids: list[int]) -> None:
                     )
                 )
             if len(lines) >= 2:
-                per_contract[contract_id] = total
                 specs.append(
                     EntrySpec(
                         legal_entity=contract.legal_entity,
@@ -342,6 +389,10 @@ def _recognise_chunk(run: RevenueRun, contract_ids: list[int]) -> None:
             line.status, line.run, line.recognized_at = LineStatus.RECOGNIZED, run, now
             line.journal_entry = entry_of.get(line.obligation.contract_id)
         RevenueScheduleLine.objects.bulk_update(flipped, ["status", "run", "recognized_at", "journal_entry"])
+        for obligation in obligations:
+            if obligation.method == RevenueMethod.MILESTONE and obligation.pk in amounts:
+                plan_schedule(obligation)  # accepted milestones leave the plan
+        recognised = _functional(entries, accounts[AccountRole.DEFERRED_REVENUE], as_of) if entries else ZERO
         reclassified = _reclassify(run, locked, obligations, inputs["billed"], accounts, projects)
         RevenueRunContract.objects.bulk_create(
             RevenueRunContract(run=run, contract_id=pk, journal_entry=entry_of.get(pk)) for pk in locked
@@ -350,10 +401,12 @@ def _recognise_chunk(run: RevenueRun, contract_ids: list[int]) -> None:
         for obligation in obligations:
             if obligation.pk in amounts:
                 currency = obligation.currency
-                totals[currency] = str(Decimal(totals.get(currency, "0")) + amounts[obligation.pk])
+                totals[currency] = str(
+                    quantize(Decimal(totals.get(currency, "0")) + amounts[obligation.pk], currency)
+                )
         RevenueRun.objects.filter(pk=run.pk).update(
             done_contracts=F("done_contracts") + len(locked),
-            recognized_amount=F("recognized_amount") + sum(per_contract.values(), ZERO),
+            recognized_amount=F("recognized_amount") + recognised,
             reclassified_amount=F("reclassified_amount") + reclassified,
             totals=totals,
             warnings=warnings[:200],
@@ -388,19 +441,29 @@ def _reclassify(run, contract_ids, obligations, billed, accounts, projects) -> D
     reversal_open = FiscalPeriod.objects.filter(
         legal_entity_id=run.legal_entity_id, start__lte=next_day, end__gte=next_day, status=PeriodStatus.OPEN
     ).exists()
-    specs, total = [], ZERO
+    unbilled = accounts[AccountRole.UNBILLED_REVENUE]
+    # What earlier runs for this period end already reclassified (a second run posts the difference).
+    before = defaultdict(lambda: ZERO)
+    for source_id, debit, credit in JournalLine.objects.filter(
+        entry__source_type="revrec.reclass",
+        entry__source_id__in=[str(pk) for pk in contract_ids],
+        entry__date=as_of,
+        account=unbilled,
+    ).values_list("entry__source_id", "debit", "credit"):
+        before[int(source_id)] += debit - credit
+    specs = []
     for contract_id in contract_ids:
         contract = contracts.get(contract_id)
         if contract is None:
             continue
-        position = recognized[contract_id] - billed[contract_id]
-        if position <= 0:
+        position = max(recognized[contract_id] - billed[contract_id], ZERO)
+        amount = quantize(position, contract.currency) - before[contract_id]
+        if not amount:
             continue
-        amount = quantize(position, contract.currency)
         project = projects.get(contract_id)
         dr = _line(accounts[AccountRole.UNBILLED_REVENUE], contract.currency, amount, project, contract)
         cr = _line(accounts[AccountRole.DEFERRED_REVENUE], contract.currency, -amount, project, contract)
-        key = f"revrec.reclass:{contract_id}:{as_of.isoformat()}"
+        key = f"revrec.reclass:{contract_id}:{as_of.isoformat()}:{run.pk}"
         specs.append(
             EntrySpec(
                 legal_entity=contract.legal_entity,
@@ -439,10 +502,19 @@ def _reclassify(run, contract_ids, obligations, billed, accounts, projects) -> D
                     posting_key=f"{key}:reversal",
                 )
             )
-        total += amount
-    if specs:
-        post_entries(actor=run.created_by, entries=specs)
-    return total
+    if not specs:
+        return ZERO
+    entries = post_entries(actor=run.created_by, entries=specs)
+    return _functional(entries, unbilled, as_of)
+
+
+def _functional(entries, account, day) -> Decimal:
+    """The net functional debit of these entries' lines on `account` dated `day` (one currency: the
+    legal entity's, so amounts in several contract currencies add up)."""
+    lines = JournalLine.objects.filter(entry__in=entries, account=account, entry__date=day)
+    return sum(
+        (debit - credit for debit, credit in lines.values_list("functional_debit", "functional_credit")), ZERO
+    )
 
 
 def _claim(run_id: int) -> RevenueRun | None:
@@ -505,5 +577,25 @@ def resume_revenue_run(*, actor, run: RevenueRun) -> RevenueRun:
     return run
 
 
-def month_end(day: date) -> date:
-    return date(day.year, day.month, calendar.monthrange(day.year, day.month)[1])
+def start_month_end_revenue_runs(*, today: date) -> list[RevenueRun]:
+    """The monthly schedule: a run to the end of last month for every legal entity with obligations,
+    unless one exists (or that month is closed); safe to call every day."""
+    from ledger.models import LegalEntity
+
+    first = date(today.year, today.month, 1)
+    period_end = first - timedelta(days=1)
+    started = []
+    for entity in LegalEntity.objects.filter(
+        pk__in=PerformanceObligation.objects.filter(status=ObligationStatus.ACTIVE).values("legal_entity_id")
+    ):
+        if (
+            RevenueRun.objects.filter(legal_entity=entity, period_end__gte=period_end)
+            .exclude(status=RunStatus.FAILED)
+            .exists()
+        ):
+            continue
+        try:
+            started.append(start_revenue_run(actor=None, legal_entity=entity, period_end=period_end))
+        except (PeriodClosed, PeriodMissing, ValidationFailed):
+            continue
+    return started

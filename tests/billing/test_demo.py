@@ -53,12 +53,12 @@ def _load():
 
 def _approved_time():
     """Approved billable time, as timesheet approval leaves it, on Tuesdays and Thursdays of the last
-    four months on each project the CRM handoff made."""
+    four months on each project the CRM handoff made (first and last task)."""
     rated = timezone.make_aware(datetime(2025, 9, 1))
     roles = {role.name: role for role in Role.objects.filter(name__in=[name for name, _, _ in CREW])}
     entries = []
     for project in Project.objects.filter(contract__isnull=False).order_by("pk"):
-        task = project.tasks.filter(billable=True).order_by("pk").last()
+        tasks = list(project.tasks.filter(billable=True).order_by("pk"))
         day = max(project.start, TODAY - timedelta(days=120))
         while day < min(project.end, TODAY):
             if day.weekday() in (1, 3):
@@ -73,7 +73,8 @@ def _approved_time():
                         TimeEntry(
                             person=person,
                             project=project,
-                            task=task,
+                            # Tuesdays on the first phase, Thursdays on the last: each line has work.
+                            task=tasks[0] if day.weekday() == 1 else tasks[-1],
                             timesheet=sheet,
                             role=role,
                             date=day,

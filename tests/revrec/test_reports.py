@@ -391,7 +391,6 @@ def test_rpo_splits_by_planned_lines_and_straight_line_by_day(finance, entity, r
 # Bugs found in the revrec services (owner fixes; these flip to passing then)
 
 
-@pytest.mark.xfail(strict=True, reason="revrec bug: a recognised milestone's planned line stays planned")
 def test_a_recognised_milestone_leaves_no_planned_line(finance, entity, make_contract, make_user):
     from core.roles import Role
     from projects.services.projects import accept_milestone, complete_milestone, create_milestone
@@ -422,7 +421,6 @@ def test_a_recognised_milestone_leaves_no_planned_line(finance, entity, make_con
     assert sorted(lines) == [(LineStatus.RECOGNIZED, D("12000.00"))]
 
 
-@pytest.mark.xfail(strict=True, reason="revrec bug: a second run for a period end reuses the first reclass")
 def test_a_second_run_for_a_period_end_reclassifies_what_it_adds(finance, entity, firm):
     firm.month(JAN, costs=[(date(2026, 1, 20), "20000.00")])
     firm.month(FEB, costs=[(date(2026, 2, 10), "24000.00")])  # implementation: 30,000.00 reclassified
@@ -431,17 +429,14 @@ def test_a_second_run_for_a_period_end_reclassifies_what_it_adds(finance, entity
     firm.cost(date(2026, 2, 20), "4000.00")
     again = recognise(finance, entity, FEB)
     assert again.recognized_amount == D("5000.00")
-    assert again.reclassified_amount == D("35000.00")  # what the run says it moved
+    assert again.reclassified_amount == D("5000.00")  # what this run added to the first run's 30,000.00
     unbilled = JournalLine.objects.filter(
         legal_entity=entity, account__role=AccountRole.UNBILLED_REVENUE, date__lte=FEB
     )
-    # Recognised 60,000.00 against 25,000.00 billed: the contract asset is 35,000.00 on Feb 28, but the
-    # second run's reclass reuses the first one's posting key (revrec.reclass:<contract>:<date>), so the
-    # ledger keeps 30,000.00 and deferred revenue shows a 5,000.00 debit balance.
+    # Recognised 60,000.00 against 25,000.00 billed: the contract asset is 35,000.00 on Feb 28.
     assert sum((line.debit - line.credit for line in unbilled), D(0)) == D("35000.00")
 
 
-@pytest.mark.xfail(strict=True, reason="revrec bug: a run's recognized_amount adds USD and EUR together")
 def test_a_run_in_two_currencies_does_not_add_them(finance, entity, make_contract):
     from ledger.services.setup import set_exchange_rate
 

@@ -102,3 +102,17 @@ def test_two_concurrent_revenue_runs_recognise_once(finance, entity, make_contra
     assert set(RevenueRun.objects.values_list("status", flat=True)) == {RunStatus.COMPLETED}
     assert sorted(RevenueRun.objects.values_list("recognized_amount", flat=True)) == [D("0"), D("4400.00")]
     assert JournalEntry.objects.filter(source_type="revrec.run").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_monthly_schedule_starts_last_months_run_once(
+    finance, entity, make_contract, django_capture_on_commit_callbacks
+):
+    from revrec.services.runs import start_month_end_revenue_runs
+
+    ratable_contract(make_contract)
+    with django_capture_on_commit_callbacks(execute=True):
+        (run,) = start_month_end_revenue_runs(today=date(2026, 3, 5))
+    assert run.period_end == date(2026, 2, 28)
+    assert RevenueRun.objects.get(pk=run.pk).recognized_amount == D("4400.00")
+    assert start_month_end_revenue_runs(today=date(2026, 3, 6)) == []

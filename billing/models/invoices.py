@@ -206,9 +206,6 @@ class TimeEntryBilling(models.Model):
     amount = amount_field(null=True, blank=True)
     drawn_hours = hours_field(null=True, blank=True)
 
-    class Meta:
-        indexes = [models.Index(fields=["invoice_line"], name="time_billing_line")]
-
 
 class ExpenseBilling(models.Model):
     """The bill-once link of an expense (see `TimeEntryBilling`); `amount` is its rounded rebill value."""
@@ -222,9 +219,6 @@ class ExpenseBilling(models.Model):
         "billing.BillingRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     amount = amount_field()
-
-    class Meta:
-        indexes = [models.Index(fields=["invoice_line"], name="expense_billing_line")]
 
 
 class OverCapEntry(models.Model):

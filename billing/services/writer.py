@@ -59,18 +59,22 @@ def _link_time(run, keys: list[tuple], period_end) -> int:
         )
         values = ", ".join([row] * len(batch))
         params = [value for key in batch for value in key]
+        # The chunk's projects, spelled out: the planner then reads only their rows through the billing
+        # index instead of joining the whole time-entry table to the keys.
+        project_ids = sorted({key[0] for key in batch})
+        projects = ", ".join(["%s"] * len(project_ids))
         sql = f"""
             INSERT INTO {link} (time_entry_id, plan_id, invoice_line_id, run_id)
             WITH k(project_id, role_id, rate, plan_id, line_id) AS (VALUES {values})
             SELECT te.id, k.plan_id, k.line_id, %s
             FROM {entry} te
             JOIN k ON te.project_id = k.project_id AND te.role_id = k.role_id AND te.bill_rate = k.rate
-            WHERE te.status = %s AND te.billable = %s AND te.date <= %s
+            WHERE te.project_id IN ({projects}) AND te.status = %s AND te.billable = %s AND te.date <= %s
               AND NOT EXISTS (SELECT 1 FROM {link} b WHERE b.time_entry_id = te.id)
               AND NOT EXISTS (SELECT 1 FROM {hold} h WHERE h.time_entry_id = te.id)
         """  # noqa: S608 - table names are ours; every value is a parameter
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, run.pk, EntryStatus.APPROVED, True, period_end])
+            cursor.execute(sql, [*params, run.pk, *project_ids, EntryStatus.APPROVED, True, period_end])
             linked += cursor.rowcount
     return linked
 

@@ -12,15 +12,19 @@ from billing.models import InvoiceLine, OverCapEntry, TimeEntryBilling
 from billing.services.drafts.types import ZERO, ContractDraft, DraftLine, EntryLink, OverCapSpec, hours_of
 from core.money import quantize
 from projects.choices import EntryStatus
-from projects.models import TimeEntry
+from projects.models import Project, TimeEntry
 
 
 def unbilled_time(contract_ids, period_end: date):
     """Approved billable time of the contracts' projects up to `period_end` that billing has not
-    consumed nor held over a cap."""
+    consumed nor held over a cap. Filtered by project ids (not through the project join) so the
+    partial billing-scan index on (status, project, date) serves each chunk."""
+    project_ids = list(
+        Project.objects.filter(contract_id__in=list(contract_ids)).values_list("id", flat=True)
+    )
     return (
         TimeEntry.objects.filter(
-            project__contract_id__in=contract_ids,
+            project_id__in=project_ids,
             status=EntryStatus.APPROVED,
             billable=True,
             date__lte=period_end,

@@ -27,6 +27,7 @@ from projects.models import TimeEntry
 from revrec import demo as revrec_demo
 from revrec.choices import LineStatus, ObligationStatus, RevenueMethod, RunStatus
 from revrec.models import Allocation, PerformanceObligation, RevenueRun, RevenueScheduleLine
+from revrec.reports.deferred import deferred_revenue_rollforward
 from tests.billing.test_demo import TODAY, _approved_time
 
 D = Decimal
@@ -126,6 +127,13 @@ def test_the_demo_firms_revenue():
         status=LineStatus.RECOGNIZED, obligation__method=RevenueMethod.PERCENT_COMPLETE
     ).exists()
     assert any("revenue runs recognising" in line for line in output.lines)
+
+    # Every demo month's deferred revenue rolls forward: opening + billed − recognised + reclassified
+    # = closing, with nothing else posted to it.
+    for run in runs:
+        start = date(run.period_end.year, run.period_end.month, 1)
+        rows = deferred_revenue_rollforward(run.legal_entity, start, run.period_end)["rows"]
+        assert rows and all(row["identity_holds"] and row["other"] == 0 for row in rows), run
 
     before = _counts()
     _load()

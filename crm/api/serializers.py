@@ -598,6 +598,12 @@ class AmendSerializer(serializers.Serializer):
         default=list,
         help_text="Ids of current lines that end with this version.",
     )
+    revenue_treatment = serializers.ChoiceField(
+        choices=[("catch_up", "With cumulative catch-up"), ("prospective", "Prospectively")],
+        required=False,
+        default="catch_up",
+        help_text="How revenue recognition re-allocates the changed price (recorded with the amendment).",
+    )
 
 
 class ForecastRowSerializer(serializers.Serializer):

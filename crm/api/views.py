@@ -317,6 +317,7 @@ class ContractViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmViewS
             reason=data["reason"],
             lines=lines,
             remove=data["remove"],
+            revenue_treatment=data["revenue_treatment"],
         )
         return Response(self.get_serializer(self.reread(contract)).data)
 

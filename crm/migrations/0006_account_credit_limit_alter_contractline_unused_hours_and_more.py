@@ -4,30 +4,53 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crm', '0005_crm_pipeline_quotes_contracts'),
+        ("crm", "0005_crm_pipeline_quotes_contracts"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='account',
-            name='credit_limit',
+            model_name="account",
+            name="credit_limit",
             field=models.DecimalField(blank=True, decimal_places=4, max_digits=20, null=True),
         ),
         migrations.AlterField(
-            model_name='contractline',
-            name='unused_hours',
-            field=models.CharField(blank=True, choices=[('forfeit', 'Forfeited'), ('carry_over', 'Carried over to the next period'), ('refund', 'Carried over, and refunded when the line ends')], max_length=12),
+            model_name="contractline",
+            name="unused_hours",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("forfeit", "Forfeited"),
+                    ("carry_over", "Carried over to the next period"),
+                    ("refund", "Carried over, and refunded when the line ends"),
+                ],
+                max_length=12,
+            ),
         ),
         migrations.AlterField(
-            model_name='opportunityline',
-            name='unused_hours',
-            field=models.CharField(blank=True, choices=[('forfeit', 'Forfeited'), ('carry_over', 'Carried over to the next period'), ('refund', 'Carried over, and refunded when the line ends')], max_length=12),
+            model_name="opportunityline",
+            name="unused_hours",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("forfeit", "Forfeited"),
+                    ("carry_over", "Carried over to the next period"),
+                    ("refund", "Carried over, and refunded when the line ends"),
+                ],
+                max_length=12,
+            ),
         ),
         migrations.AlterField(
-            model_name='quoteline',
-            name='unused_hours',
-            field=models.CharField(blank=True, choices=[('forfeit', 'Forfeited'), ('carry_over', 'Carried over to the next period'), ('refund', 'Carried over, and refunded when the line ends')], max_length=12),
+            model_name="quoteline",
+            name="unused_hours",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("forfeit", "Forfeited"),
+                    ("carry_over", "Carried over to the next period"),
+                    ("refund", "Carried over, and refunded when the line ends"),
+                ],
+                max_length=12,
+            ),
         ),
     ]

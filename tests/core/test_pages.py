@@ -102,7 +102,18 @@ def test_home_follows_role_priority(client, login, monkeypatch):
         (
             [Role.FINANCE],
             False,
-            ["Home", "Sales", "Projects", "Billing", "Ledger", "Revenue", "API keys", "Events", "Audit log", "API docs"],
+            [
+                "Home",
+                "Sales",
+                "Projects",
+                "Billing",
+                "Ledger",
+                "Revenue",
+                "API keys",
+                "Events",
+                "Audit log",
+                "API docs",
+            ],
         ),
         (
             [Role.ADMIN],

@@ -39,9 +39,10 @@ class PlanMap:
     that takes time (time and materials or retainer)."""
 
     def __init__(self, plans):
-        self.by_role, self.default, self.plans = {}, {}, {}
+        self.by_role, self.default, self.plans, self.first = {}, {}, {}, {}
         for plan in sorted(plans, key=lambda p: p.pk):
             self.plans[plan.pk] = plan
+            self.first.setdefault(plan.contract_id, plan)
             if not plan.takes_time:
                 continue
             self.default.setdefault(plan.contract_id, plan)
@@ -53,9 +54,7 @@ class PlanMap:
 
     def first_of(self, contract_id: int):
         """The plan expenses bill on: the first that takes time, else the contract's first plan."""
-        if contract_id in self.default:
-            return self.default[contract_id]
-        return next((plan for plan in self.plans.values() if plan.contract_id == contract_id), None)
+        return self.default.get(contract_id) or self.first.get(contract_id)
 
 
 def cap_consumed(plan_ids) -> dict[int, Decimal]:

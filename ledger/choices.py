@@ -73,3 +73,15 @@ NORMAL_BALANCE_OF_TYPE = {
     AccountType.EQUITY: NormalBalance.CREDIT,
     AccountType.REVENUE: NormalBalance.CREDIT,
 }
+
+
+class HoldKind(models.TextChoices):
+    DISPUTE = "dispute", "Dispute"
+    PROMISE = "promise", "Promise to pay"
+
+
+class HoldStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    RESOLVED = "resolved", "Resolved"
+    # A promise whose date passed without the promised payment; dunning resumes.
+    BROKEN = "broken", "Broken"

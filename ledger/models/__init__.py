@@ -1,4 +1,6 @@
 from .ar import Allocation, ArItem, Payment, WriteOffRequest
+from .close import PeriodCloseReport
+from .collections import CollectionHold
 from .dunning import DunningLevel, DunningNotice, DunningNoticeItem, DunningPolicy, DunningRun
 from .journal import AccountBalance, EntrySequence, JournalEntry, JournalLine
 from .master import Currency, ExchangeRate, FiscalPeriod, GLAccount, LegalEntity
@@ -7,6 +9,7 @@ __all__ = [
     "AccountBalance",
     "Allocation",
     "ArItem",
+    "CollectionHold",
     "Currency",
     "DunningLevel",
     "DunningNotice",
@@ -21,5 +24,6 @@ __all__ = [
     "JournalLine",
     "LegalEntity",
     "Payment",
+    "PeriodCloseReport",
     "WriteOffRequest",
 ]

@@ -117,6 +117,12 @@ class FiscalPeriod(models.Model):
     closed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The last reopening, shown on the period; every reopening is also in the audit trail.
+    reopened_at = models.DateTimeField(null=True, blank=True)
+    reopened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reopen_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["legal_entity", "start"]

@@ -204,6 +204,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis re-delivers an unacknowledged task after this; it must outlast the longest task and any countdown.
 CELERY_VISIBILITY_TIMEOUT = 6 * 60 * 60
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+# A task past these is stopped before Redis would hand it to a second worker; runs resume where they stopped.
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_VISIBILITY_TIMEOUT - 60 * 60
+CELERY_TASK_TIME_LIMIT = CELERY_VISIBILITY_TIMEOUT - 30 * 60
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
@@ -215,6 +218,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
     },
     "nightly-dunning": {"task": "ledger.tasks.nightly_dunning", "schedule": crontab(hour=2, minute=0)},
+    "nightly-promises-to-pay": {
+        "task": "ledger.tasks.nightly_promises",
+        "schedule": crontab(hour=1, minute=30),
+    },
     "nightly-renewal-triggers": {
         "task": "crm.tasks.nightly_renewal_triggers",
         "schedule": crontab(hour=3, minute=0),

@@ -1,0 +1,41 @@
+"""A real Celery worker for the fault tests, started as `python -m tests.reliability.worker`.
+
+Two knobs differ from production, both so a test can watch recovery in seconds: runs work in small chunks
+(so a kill lands between and inside chunks), and Redis re-delivers an unacknowledged task after a few
+seconds instead of `CELERY_VISIBILITY_TIMEOUT` (six hours, so that no long task is ever delivered twice).
+"""
+
+import os
+import sys
+
+import django
+
+
+def main() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()
+    import billing.services.runs
+    import revrec.services.runs
+    from config.celery import app
+
+    chunk = int(os.environ.get("RELIABILITY_CHUNK", "2"))
+    billing.services.runs.CHUNK_CONTRACTS = chunk
+    revrec.services.runs.CHUNK_CONTRACTS = chunk
+    visibility = float(os.environ.get("RELIABILITY_VISIBILITY_TIMEOUT", "3"))
+    app.conf.broker_transport_options = {"visibility_timeout": visibility}
+    app.worker_main(
+        [
+            "worker",
+            "--pool=prefork",
+            "--concurrency=1",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel=WARNING",
+            *sys.argv[1:],
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -11,6 +11,8 @@ from django.db.models.functions import TruncMonth
 
 from analytics.kpis import ZERO, Measures, available_hours, percent, percentile, present
 from analytics.models import DailyRollup, GLMonthRollup, TimeFact
+from core.roles import Role as UserRole
+from core.roles import has_role
 from crm.models import Contract, Opportunity
 from ledger.choices import AccountRole, AccountType, ArItemKind
 from ledger.models import AccountBalance, ArItem, GLAccount, LegalEntity
@@ -390,3 +392,34 @@ ROW_BALANCES = (
     "backlog", "deferred_revenue", "unbilled_revenue", "overdue_ar", "dso", "dso_simple", "days_to_invoice",
     "days_to_invoice_p90", "write_off_rate", "bookings", "pipeline_weighted",
 )  # fmt: skip
+
+
+# Who reads the whole firm's KPIs; anyone else reads their own work only.
+FIRM_READERS = (UserRole.EXECUTIVE, UserRole.FINANCE, UserRole.INTEGRATOR)
+
+
+def scope_for(user) -> Person | None | bool:
+    """None: the whole firm; a Person: only that person's work; False: nothing to show."""
+    if has_role(user, *FIRM_READERS):
+        return None
+    person = Person.objects.filter(user=user).first() if user.is_authenticated else None
+    return person or False
+
+
+REPORT_COLUMNS = (
+    "key", "name", "currency", "hours", "billable_hours", "available_hours", "utilization",
+    "billable_utilization", "standard_value", "billed_value", "realization", "effective_rate", "revenue",
+    "cost", "margin", "margin_percent", "wip", "backlog", "deferred_revenue", "unbilled_revenue",
+    "overdue_ar", "dso", "dso_simple", "days_to_invoice", "days_to_invoice_p90", "write_off_rate", "bookings",
+    "pipeline_weighted",
+)  # fmt: skip
+
+
+def report_table(report: dict):
+    """The KPI report as a CSV table: the rows, then a total line per currency."""
+    rows = [[row.get(column) for column in REPORT_COLUMNS] for row in report["rows"]]
+    rows += [
+        [None, f"Total {total['currency']}", *[total.get(column) for column in REPORT_COLUMNS[2:]]]
+        for total in report["totals"]
+    ]
+    return list(REPORT_COLUMNS), rows

@@ -99,7 +99,7 @@ def _time_facts(ids: list[int], standard: StandardRates) -> list[TimeFact]:
             "invoice_line__original_amount",
             "invoice_line__invoice_id",
             "invoice_line__invoice__status",
-            "invoice_line__invoice__released_at",
+            "invoice_line__invoice__issue_date",
         )  # fmt: skip
     }
     held = set(OverCapEntry.objects.filter(time_entry_id__in=ids).values_list("time_entry_id", flat=True))
@@ -121,7 +121,7 @@ def _time_facts(ids: list[int], standard: StandardRates) -> list[TimeFact]:
         link = links.get(pk)
         billed, invoice_id, days_to_invoice = ZERO, None, None
         if link:
-            _, billed_hours, amount, line_amount, original, invoice_id, invoice_status, released_at = link
+            _, billed_hours, amount, line_amount, original, invoice_id, invoice_status, issued = link
             if invoice_id and invoice_status in BILLED_STATUSES:
                 billed = (
                     amount
@@ -131,8 +131,9 @@ def _time_facts(ids: list[int], standard: StandardRates) -> list[TimeFact]:
                 if original and line_amount is not None and line_amount != original:
                     # A write-up or write-down of the line moves each entry's share in proportion.
                     billed = (billed * line_amount / original).quantize(Decimal("0.000001"))
-                if released_at and approved:
-                    days_to_invoice = (released_at.date() - approved.date()).days
+                if issued and approved:
+                    # The invoice's own date is when the client was billed (release may be keyed later).
+                    days_to_invoice = (issued - timezone.localtime(approved).date()).days
         standard_rate = standard.rate(role, currency, day)
         unbilled = status == EntryStatus.APPROVED and billable and link is None and pk not in held
         facts.append(
@@ -151,7 +152,7 @@ def _time_facts(ids: list[int], standard: StandardRates) -> list[TimeFact]:
                 billed_value=billed,
                 wip_value=hours * bill_rate if unbilled else ZERO,
                 invoice_id=invoice_id,
-                approved_on=approved.date() if approved else None,
+                approved_on=timezone.localtime(approved).date() if approved else None,
                 days_to_invoice=days_to_invoice,
             )
         )

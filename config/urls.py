@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("projects.api.urls")),
     path("", include("billing.api.urls")),
     path("", include("revrec.api.urls")),
+    path("", include("analytics.api.urls")),
 ]
 
 urlpatterns = [

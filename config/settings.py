@@ -234,6 +234,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "projects.tasks.missing_time_reminders",
         "schedule": crontab(hour=6, minute=0),
     },
+    # Dashboards read rollups; they trail the sources by at most this long (refreshed on demand too).
+    "refresh-kpi-rollups": {"task": "analytics.tasks.refresh_kpi_rollups", "schedule": 300.0},
 }
 
 REST_FRAMEWORK = {

@@ -18,3 +18,11 @@ def nightly_dunning() -> list[int]:
     """Start today's dunning run of every legal entity with an active policy; once per entity and day."""
     runs = start_nightly_dunning_runs(as_of=timezone.localdate())
     return [run.pk for run in runs]
+
+
+@shared_task
+def nightly_promises() -> dict[str, int]:
+    """Settle the promises to pay of every legal entity: kept when paid, broken when their day passed."""
+    from ledger.services.collections import settle_promises
+
+    return settle_promises(as_of=timezone.localdate())

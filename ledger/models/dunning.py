@@ -99,6 +99,10 @@ class DunningRun(models.Model):
     clients_evaluated = models.PositiveIntegerField(default=0)
     notices_created = models.PositiveIntegerField(default=0)
     items_noticed = models.PositiveIntegerField(default=0)
+    # Overdue invoices that reached a level but were not noticed: on a dispute or a promise to pay.
+    items_on_hold = models.PositiveIntegerField(default=0)
+    # Why, per client: [{"client", "client_name", "kind", "reason", "items": [numbers]}], set at the start.
+    skipped = models.JSONField(default=list, blank=True)
     progress = models.PositiveSmallIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
     # Touched after every chunk; a running run whose heartbeat is stale may be claimed again.

@@ -243,7 +243,33 @@ def _announce(run: DunningRun, draft: _Draft, actor) -> None:
             },
             actor=actor,
         )
+    if draft.level.escalate_to_owner:
+        _escalation_activity(run, notice)
     transaction.on_commit(partial(send_dunning_notice, notice_id=notice.pk), robust=True)
+
+
+def _escalation_activity(run: DunningRun, notice: DunningNotice) -> None:
+    """A CRM task for the account owner to call the client: the level asks for a person, not a letter.
+
+    Created as the system (CRM writes are the account managers'), owned by the client's owner, or left
+    unassigned in the CRM when the client has none.
+    """
+    from crm.services.accounts import create_activity
+
+    create_activity(
+        actor=None,
+        account=notice.client,
+        kind="task",
+        subject=f"Collect {format_money(notice.total_due, notice.currency)}: level {notice.level} reminder",
+        due=run.as_of,
+        owner=notice.escalated_to,
+        notes=(
+            f"Dunning notice {notice.pk} (level {notice.level}) went to {notice.client} on "
+            f"{run.as_of.isoformat()}: {format_money(notice.total_open, notice.currency)} overdue, "
+            f"{format_money(notice.total_due, notice.currency)} due with fee and interest. "
+            "Call the client and log the outcome in the collections workbench."
+        ),
+    )
 
 
 @transaction.atomic
@@ -274,6 +300,9 @@ def send_dunning_notice(*, notice_id: int) -> DunningNotice | None:
         to=[recipient],
         cc=copy,
     )
+    from ledger.services.dunning.letters import render_notice_pdf
+
+    message.attach(notice_filename(notice), render_notice_pdf(notice), "application/pdf")
     try:
         message.send()
     except (smtplib.SMTPException, OSError) as exc:
@@ -281,6 +310,10 @@ def send_dunning_notice(*, notice_id: int) -> DunningNotice | None:
         return notice
     _mark(notice, DunningNoticeStatus.SENT, "")
     return notice
+
+
+def notice_filename(notice: DunningNotice) -> str:
+    return f"reminder-{notice.pk}-level-{notice.level}.pdf"
 
 
 def _mark(notice: DunningNotice, status: str, reason: str) -> None:

@@ -28,9 +28,10 @@ from django.utils import timezone
 
 from core import audit
 from core.errors import Conflict, DomainError, ValidationFailed
+from core.money import format_money
 from core.roles import Role, require_role
-from ledger.choices import ArItemKind, DunningRunStatus, DunningRunTrigger
-from ledger.models import DunningNoticeItem, DunningPolicy, DunningRun, LegalEntity
+from ledger.choices import ArItemKind, DunningRunStatus, DunningRunTrigger, HoldKind, HoldStatus
+from ledger.models import CollectionHold, DunningNoticeItem, DunningPolicy, DunningRun, LegalEntity
 from ledger.reports.aging import open_items_as_of
 from ledger.services.dunning._common import DUNNING_DOCUMENT, _Policies
 from ledger.services.dunning.notices import _notice_chunk
@@ -162,13 +163,15 @@ def _overdue_invoices(legal_entity: LegalEntity, as_of: date):
     )
 
 
-def _candidates(run: DunningRun, policies: _Policies, client_ids: Sequence[int] | None = None) -> list[dict]:
-    """The one query of a run: overdue open invoices, the level reached, not yet noticed at that level.
+def _reached(run: DunningRun, policies: _Policies):
+    """Overdue open invoices annotated with the level reached, not yet noticed at that level.
 
     The level reached is the highest whose `days_overdue` the invoice is past due by, under its client's
     policy (else the entity's default; a client on an inactive policy is paused). An invoice already
     noticed at that level or a higher one is left out (anti-join on the notice items), as is one whose
     client has no policy. `charged_days` are the days past due an earlier notice charged interest for.
+    `hold` is the open collection hold covering the invoice or its whole client (disputes first), if any.
+    Returns None when no policy has levels.
     """
     whens = [
         When(
@@ -180,7 +183,7 @@ def _candidates(run: DunningRun, policies: _Policies, client_ids: Sequence[int] 
         for number, level in sorted(levels.items(), reverse=True)
     ]
     if not whens:
-        return []
+        return None
     assigned = F("client__dunning_policy")
     effective = (
         Coalesce(assigned, Value(policies.default_id), output_field=BigIntegerField())
@@ -195,13 +198,32 @@ def _candidates(run: DunningRun, policies: _Policies, client_ids: Sequence[int] 
         .annotate(days=Max("days_overdue"))
         .values("days")
     )
-    rows = (
+    hold = (
+        CollectionHold.objects.filter(
+            Q(ar_item=OuterRef("pk")) | Q(ar_item__isnull=True, client=OuterRef("client_id")),
+            status=HoldStatus.OPEN,
+        )
+        .order_by(Case(When(kind=HoldKind.DISPUTE, then=Value(0)), default=Value(1)), "id")
+        .values("pk")[:1]
+    )
+    return (
         _overdue_invoices(run.legal_entity, run.as_of)
         .annotate(effective_policy=effective)
         .annotate(reached_level=Case(*whens, default=None, output_field=IntegerField()))
         .filter(reached_level__isnull=False)
         .filter(~Exists(noticed))
-        .annotate(charged_days=Coalesce(Subquery(charged, output_field=IntegerField()), Value(0)))
+        .annotate(hold=Subquery(hold, output_field=BigIntegerField()))
+    ), charged
+
+
+def _candidates(run: DunningRun, policies: _Policies, client_ids: Sequence[int] | None = None) -> list[dict]:
+    """The one query of a run: overdue open invoices that reached a level not noticed yet, not on hold."""
+    reached = _reached(run, policies)
+    if reached is None:
+        return []
+    rows, charged = reached
+    rows = rows.filter(hold__isnull=True).annotate(
+        charged_days=Coalesce(Subquery(charged, output_field=IntegerField()), Value(0))
     )
     if client_ids is not None:
         rows = rows.filter(client_id__in=client_ids)
@@ -218,6 +240,46 @@ def _candidates(run: DunningRun, policies: _Policies, client_ids: Sequence[int] 
             "charged_days",
         )
     )
+
+
+def _skipped(run: DunningRun, policies: _Policies) -> tuple[int, list[dict]]:
+    """Invoices that reached a level but are on hold, and why, per client: two queries."""
+    reached = _reached(run, policies)
+    if reached is None:
+        return 0, []
+    rows = list(
+        reached[0]
+        .filter(hold__isnull=False)
+        .order_by("client__name", "client_id", "due_date", "pk")
+        .values("client_id", "client__name", "number", "hold")
+    )
+    holds = CollectionHold.objects.select_related("owner", "ar_item").in_bulk({row["hold"] for row in rows})
+    per_client: dict[int, dict] = {}
+    for row in rows:
+        hold = holds[row["hold"]]
+        entry = per_client.setdefault(
+            row["client_id"],
+            {"client": row["client_id"], "client_name": row["client__name"], "items": [], "holds": {}},
+        )
+        entry["items"].append(row["number"])
+        entry["holds"][hold.pk] = hold
+    skipped = []
+    for entry in per_client.values():
+        client_holds = list(entry.pop("holds").values())
+        kinds = sorted({hold.kind for hold in client_holds})
+        reasons = [hold_reason(hold) for hold in client_holds]
+        skipped.append({**entry, "kind": "/".join(kinds), "reason": "; ".join(reasons)})
+    return len(rows), skipped
+
+
+def hold_reason(hold: CollectionHold) -> str:
+    """Why a hold stops dunning, in one sentence for finance."""
+    what = f"invoice {hold.ar_item.number}" if hold.ar_item_id else "all invoices"
+    if hold.kind == HoldKind.DISPUTE:
+        owner = f", worked by {hold.owner.get_full_name() or hold.owner.username}" if hold.owner_id else ""
+        return f"Disputed ({what}): {hold.reason}{owner}"
+    amount = f" {format_money(hold.promised_amount, hold.currency)}" if hold.promised_amount else ""
+    return f"Promised to pay{amount} by {hold.until.isoformat()} ({what})"
 
 
 def _process_chunk(
@@ -274,9 +336,16 @@ def execute_dunning_run(*, run_id: int) -> DunningRun | None:
 
 
 def _execute(run: DunningRun) -> None:
+    from ledger.services.collections import settle_promises
+
+    # Promises due before the run's day are kept or broken first: a broken one no longer holds dunning.
+    settle_promises(legal_entity=run.legal_entity, as_of=run.as_of)
     policies = _Policies.load(run.legal_entity)
     overdue_clients = _overdue_invoices(run.legal_entity, run.as_of).values("client_id").distinct().count()
-    DunningRun.objects.filter(pk=run.pk).update(clients_evaluated=overdue_clients)
+    on_hold, skipped = _skipped(run, policies)
+    DunningRun.objects.filter(pk=run.pk).update(
+        clients_evaluated=overdue_clients, items_on_hold=on_hold, skipped=skipped
+    )
     rows = _candidates(run, policies)
     by_client: dict[int, list[dict]] = defaultdict(list)
     for row in rows:
@@ -305,6 +374,7 @@ def _finish(run: DunningRun, status: str, *, error: str = "") -> DunningRun:
             "clients_evaluated": run.clients_evaluated,
             "notices_created": run.notices_created,
             "items_noticed": run.items_noticed,
+            "items_on_hold": run.items_on_hold,
             "error": error,
         },
     )

@@ -1,5 +1,6 @@
 """Dunning: policies, runs that notice each overdue invoice once per level, fees and interest billed to AR."""
 
+import io
 import logging
 import threading
 from datetime import date, timedelta
@@ -9,13 +10,15 @@ import pytest
 from django.core import mail
 from django.db import connection
 from django.utils import timezone
+from pypdf import PdfReader
 
 from core.errors import PermissionDenied, ValidationFailed
 from core.models import AuditEvent, Event
 from core.roles import Role
-from crm.models import Account
+from crm.models import Account, Activity
 from ledger.models import (
     ArItem,
+    CollectionHold,
     Currency,
     DunningLevel,
     DunningNotice,
@@ -29,6 +32,7 @@ from ledger.models import (
 )
 from ledger.reports.aging import ar_aging
 from ledger.services.ar import post_receivable, record_payment
+from ledger.services.collections import open_dispute, record_promise_to_pay, resolve_dispute
 from ledger.services.dunning import (
     DunningCurrencyMismatch,
     DunningPolicyInUse,
@@ -912,3 +916,119 @@ def test_concurrent_twin_runs_notice_each_invoice_once_per_level(make_user, monk
     assert DunningNotice.objects.count() == 6
     assert ArItem.objects.filter(document_type="ledger.dunningnotice").count() == 6
     assert JournalEntry.objects.filter(source_type="ledger.dunningnotice").count() == 6
+
+
+# Holds, escalation and the letter
+
+
+def _pdf_text(content: bytes) -> str:
+    return " ".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+def test_the_notice_email_carries_the_letter_with_the_worked_example_figures(
+    usd_entity, usd_client, finance, run
+):
+    make_policy(finance, usd_entity, [level(1, 30, fee="25.00", percent="8")])
+    post_invoice(usd_entity, usd_client, 1, "2500.00", on=date(2026, 1, 2), due=date(2026, 2, 1))
+
+    run(date(2026, 3, 18))
+
+    notice = DunningNotice.objects.get()
+    name, content, mimetype = mail.outbox[0].attachments[0]
+    assert (name, mimetype) == (f"reminder-{notice.pk}-level-1.pdf", "application/pdf")
+    text = _pdf_text(content)
+    assert "PAYMENT REMINDER" in text
+    assert "Initech" in text
+    assert "US-2026-000001 2026-01-02 2026-02-01 45 $2,500.00 $24.66" in text
+    assert "Interest $24.66" in text
+    assert "Reminder fee $25.00" in text
+    assert "Total due USD $2,549.66" in text
+    assert "Pay to IBAN US00 1234." in text
+
+
+def test_a_disputed_invoice_is_skipped_with_the_reason_until_resolved(usd_entity, usd_client, finance, run):
+    make_policy(finance, usd_entity, [level(1, 14, fee="10.00")])
+    disputed = post_invoice(usd_entity, usd_client, 1, "900.00", on=date(2026, 1, 2), due=date(2026, 2, 1))
+    other = post_invoice(usd_entity, usd_client, 2, "100.00", on=date(2026, 1, 2), due=date(2026, 2, 1))
+    hold = open_dispute(actor=finance, ar_item=disputed, reason="Milestone not accepted")
+
+    first = run(date(2026, 3, 1))
+
+    assert (first.notices_created, first.items_noticed, first.items_on_hold) == (1, 1, 1)
+    assert list(DunningNoticeItem.objects.values_list("ar_item", flat=True)) == [other.pk]
+    assert first.skipped == [
+        {
+            "client": usd_client.pk,
+            "client_name": "Initech",
+            "items": ["US-2026-000001"],
+            "kind": "dispute",
+            "reason": "Disputed (invoice US-2026-000001): Milestone not accepted, worked by "
+            f"{finance.get_full_name() or finance.username}",
+        }
+    ]
+
+    resolve_dispute(actor=finance, hold=hold, resolution="Accepted after all")
+    second = run(date(2026, 3, 2))
+
+    assert (second.notices_created, second.items_noticed, second.items_on_hold, second.skipped) == (
+        1,
+        1,
+        0,
+        [],
+    )
+    assert DunningNoticeItem.objects.filter(ar_item=disputed, level=1).exists()
+
+
+def test_a_promise_holds_the_client_and_a_broken_one_lets_dunning_resume(
+    usd_entity, usd_client, finance, run
+):
+    make_policy(finance, usd_entity, [level(1, 14, fee="10.00")])
+    post_invoice(usd_entity, usd_client, 1, "900.00", on=date(2026, 1, 2), due=date(2026, 2, 1))
+    post_invoice(usd_entity, usd_client, 2, "100.00", on=date(2026, 1, 2), due=date(2026, 2, 1))
+    promise = record_promise_to_pay(
+        actor=finance, client=usd_client, until=timezone.localdate(), amount=D("1000.00"), note="By Friday"
+    )[0]
+
+    held = run(date(2026, 3, 1))
+
+    assert (held.notices_created, held.items_on_hold) == (0, 2)
+    assert held.skipped[0]["kind"] == "promise"
+    assert held.skipped[0]["reason"] == (
+        f"Promised to pay $1,000.00 by {timezone.localdate().isoformat()} (all invoices)"
+    )
+    assert held.skipped[0]["items"] == ["US-2026-000001", "US-2026-000002"]
+    assert not DunningNotice.objects.exists()
+
+    # The promised day passes without a payment (as if the promise was made in February).
+    CollectionHold.objects.filter(pk=promise.pk).update(until=date(2026, 2, 25))
+    resumed = run(date(2026, 3, 2))
+
+    promise.refresh_from_db()
+    assert promise.status == "broken"
+    assert promise.resolution == "Broken: $0.00 of $1,000.00 paid by 2026-02-25."
+    assert (resumed.notices_created, resumed.items_noticed, resumed.items_on_hold) == (1, 2, 0)
+
+
+def test_escalation_creates_a_crm_task_for_the_account_owner(usd_entity, usd_client, finance, make_user, run):
+    owner = make_user(Role.PROJECT_MANAGER, email="owner@ledgerline.example")
+    usd_client.owner = owner
+    usd_client.save()
+    make_policy(finance, usd_entity, [level(1, 14), level(2, 30, fee="25.00", escalate_to_owner=True)])
+    post_invoice(usd_entity, usd_client, 1, "100.00", on=date(2026, 1, 2), due=date(2026, 2, 1))
+
+    run(date(2026, 2, 20))
+    assert not Activity.objects.exists()
+    run(date(2026, 3, 10))
+
+    task = Activity.objects.get()
+    assert (task.account, task.kind, task.owner, task.due, task.done) == (
+        usd_client,
+        "task",
+        owner,
+        date(2026, 3, 10),
+        False,
+    )
+    assert task.subject == "Collect $125.00: level 2 reminder"
+    # Run again the same day: the level was noticed, so no second task.
+    run(date(2026, 3, 10))
+    assert Activity.objects.count() == 1

@@ -4,18 +4,19 @@ Finance writes, executives and integrators read, other roles are refused (admins
 an API key also needs the `ledger:read` / `ledger:write` scope. Every write calls a ledger service.
 """
 
-from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema
+from django.db.models import OuterRef, Prefetch, Subquery
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.api import base
 from core.api.permissions import role_permission
-from core.errors import ValidationFailed
+from core.errors import NotFound, ValidationFailed
 from core.roles import Role
 from ledger.api import filtersets
 from ledger.api import serializers as s
+from ledger.close_checklist import close_checklist
 from ledger.models import (
     Allocation,
     ArItem,
@@ -26,6 +27,7 @@ from ledger.models import (
     JournalLine,
     LegalEntity,
     Payment,
+    PeriodCloseReport,
     WriteOffRequest,
 )
 from ledger.services.accounts import update_gl_account, update_legal_entity
@@ -37,9 +39,10 @@ from ledger.services.ar import (
     request_write_off,
     reverse_allocation,
 )
+from ledger.services.close import close_period, reopen_period
 from ledger.services.entries import post_manual_entry, reverse_entry
 from ledger.services.posting import LineSpec
-from ledger.services.setup import close_period, create_legal_entity, reopen_period, set_exchange_rate
+from ledger.services.setup import create_legal_entity, set_exchange_rate
 
 LEDGER_PERMISSIONS = [
     *base.APIView.permission_classes,
@@ -132,27 +135,59 @@ class FiscalPeriodViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Ledg
     filterset_class = filtersets.FiscalPeriodFilterSet
     pagination_class = base.cursor_pagination("start", "id")
 
-    @extend_schema(request=s.ReasonSerializer, responses=s.FiscalPeriodSerializer)
+    def visible(self):
+        latest = PeriodCloseReport.objects.filter(period=OuterRef("pk")).order_by("-closed_at", "-id")
+        return FiscalPeriod.objects.annotate(latest_close_report=Subquery(latest.values("pk")[:1]))
+
+    @extend_schema(responses=s.CloseChecklistSerializer)
+    @action(detail=True, methods=["get"])
+    def checklist(self, request, pk=None):
+        """The month-end close checklist computed now: six items, each ok, blocking or warning, with its
+        figures, offending rows and where to fix it. The close is refused while an item blocks."""
+        return Response(close_checklist(self.get_object()).as_data())
+
+    @extend_schema(
+        request=s.ReasonSerializer,
+        responses={
+            200: s.FiscalPeriodSerializer,
+            409: OpenApiResponse(
+                description="`close_blocked`: `fields.checklist` maps each blocking item to its sentence; "
+                "`invalid_transition`: already closed."
+            ),
+        },
+    )
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
-        """Close the period: postings dated in it are refused from now on."""
+        """Close the period once no checklist item blocks: postings dated in it are refused from now on,
+        and a close report is stored."""
         payload = s.ReasonSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         period = close_period(
             actor=request.user, period=self.get_object(), reason=payload.validated_data["reason"]
         )
-        return Response(self.get_serializer(period).data)
+        return Response(self.get_serializer(self.reread(period)).data)
 
     @extend_schema(request=s.ReasonSerializer, responses=s.FiscalPeriodSerializer)
     @action(detail=True, methods=["post"])
     def reopen(self, request, pk=None):
-        """Reopen a closed period for corrections."""
+        """Reopen a closed period for corrections; the reason is kept on the period and in the audit."""
         payload = s.ReasonSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         period = reopen_period(
             actor=request.user, period=self.get_object(), reason=payload.validated_data["reason"]
         )
-        return Response(self.get_serializer(period).data)
+        return Response(self.get_serializer(self.reread(period)).data)
+
+    @extend_schema(responses=s.PeriodCloseReportSerializer)
+    @action(detail=True, methods=["get"], url_path="close-report")
+    def close_report(self, request, pk=None):
+        """The report stored at the period's latest close: checklist, trial balance and P&L at that time."""
+        report = (
+            PeriodCloseReport.objects.filter(period=self.get_object()).order_by("-closed_at", "-id").first()
+        )
+        if report is None:
+            raise NotFound("This period has not been closed yet, so it has no close report.")
+        return Response(s.PeriodCloseReportSerializer(report).data)
 
 
 class JournalEntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, LedgerViewSet):

@@ -1,4 +1,4 @@
-"""Master data writes: legal entities (with their chart and periods), accounts, exchange rates, periods."""
+"""Master data writes: legal entities (with their chart and periods), accounts, exchange rates."""
 
 import calendar
 from datetime import date
@@ -8,12 +8,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core import audit
-from core.errors import InvalidTransition, ValidationFailed
+from core.errors import ValidationFailed
 from core.events import emit
 from core.roles import Role, require_role
 from ledger.chart import SERVICES_FIRM_CHART
-from ledger.choices import NORMAL_BALANCE_OF_TYPE, PeriodStatus
+from ledger.choices import NORMAL_BALANCE_OF_TYPE
 from ledger.models import Currency, ExchangeRate, FiscalPeriod, GLAccount, LegalEntity
+
+# Closing and reopening moved to ledger.services.close; imported here for the callers of the old path.
+from ledger.services.close import close_period, reopen_period  # noqa: F401
 
 
 def _add_months(day: date, months: int) -> date:
@@ -150,61 +153,3 @@ def set_exchange_rate(
         existing.rate = rate
         existing.save(update_fields=["rate"])
     return existing
-
-
-@transaction.atomic
-def close_period(*, actor, period: FiscalPeriod, reason: str) -> FiscalPeriod:
-    """Close a period: from now on nothing posts into it. Finance only; the reason is audited."""
-    require_role(actor, Role.FINANCE)
-    if not reason.strip():
-        raise ValidationFailed(
-            "Say why the period is being closed.", fields={"reason": ["This field is required."]}
-        )
-    period = FiscalPeriod.objects.select_for_update().get(pk=period.pk)
-    if period.status == PeriodStatus.CLOSED:
-        raise InvalidTransition(f"The period {period.start:%Y-%m} is already closed.")
-    period.status = PeriodStatus.CLOSED
-    period.closed_at = timezone.now()
-    period.closed_by = actor
-    period.save(update_fields=["status", "closed_at", "closed_by"])
-    audit.record(
-        actor=actor, action="period.closed", obj=period, changes={"status": ["open", "closed"]}, reason=reason
-    )
-    emit(
-        "period.closed",
-        period,
-        {"legal_entity": period.legal_entity_id, "start": period.start, "end": period.end},
-        actor=actor,
-    )
-    return period
-
-
-@transaction.atomic
-def reopen_period(*, actor, period: FiscalPeriod, reason: str) -> FiscalPeriod:
-    """Reopen a closed period for corrections. Finance only; the reason is audited."""
-    require_role(actor, Role.FINANCE)
-    if not reason.strip():
-        raise ValidationFailed(
-            "Say why the period is being reopened.", fields={"reason": ["This field is required."]}
-        )
-    period = FiscalPeriod.objects.select_for_update().get(pk=period.pk)
-    if period.status == PeriodStatus.OPEN:
-        raise InvalidTransition(f"The period {period.start:%Y-%m} is already open.")
-    period.status = PeriodStatus.OPEN
-    period.closed_at = None
-    period.closed_by = None
-    period.save(update_fields=["status", "closed_at", "closed_by"])
-    audit.record(
-        actor=actor,
-        action="period.reopened",
-        obj=period,
-        changes={"status": ["closed", "open"]},
-        reason=reason,
-    )
-    emit(
-        "period.reopened",
-        period,
-        {"legal_entity": period.legal_entity_id, "start": period.start},
-        actor=actor,
-    )
-    return period

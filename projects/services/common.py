@@ -12,6 +12,7 @@ from core.jsonable import to_jsonable
 from core.middleware import current_request_id
 from core.models import AuditEvent
 from ledger.choices import PeriodStatus
+from ledger.errors import PeriodClosed
 from ledger.models import Currency, FiscalPeriod
 
 ZERO = Decimal(0)
@@ -85,6 +86,24 @@ def closed_period_label(periods: dict[int, list[tuple]], entity_id: int, day: da
         if start <= day <= end:
             return label
     return None
+
+
+def refuse_closed_periods(rows: Iterable[tuple[int, date]], what: str) -> None:
+    """Raise `period_closed` if any (legal entity id, day) falls in a closed fiscal period: nothing dated in
+    a closed month changes (recorded, edited, submitted, approved, rejected or deleted) until it reopens."""
+    rows = list(rows)
+    if not rows:
+        return
+    days = [day for _, day in rows]
+    closed = closed_periods({entity_id for entity_id, _ in rows}, min(days), max(days))
+    for entity_id, day in sorted(rows, key=lambda row: row[1]):
+        label = closed_period_label(closed, entity_id, day)
+        if label:
+            raise PeriodClosed(
+                f"The period {label} is closed; {what} dated {day.isoformat()} cannot change until it is "
+                "reopened.",
+                fields={"date": [f"{label} is closed."]},
+            )
 
 
 def check_effective_dates(rows: Sequence[tuple[date, date | None]], *, field: str, what: str) -> None:

@@ -14,6 +14,7 @@ from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from core.events import emit
 from core.money import quantize
 from ledger.choices import AccountRole
+from ledger.errors import PeriodClosed
 from ledger.models import GLAccount, LegalEntity
 from ledger.selectors import exchange_rate
 from ledger.services.posting import EntrySpec, LineSpec, post_entries
@@ -28,7 +29,13 @@ from projects.choices import (
 from projects.errors import Locked
 from projects.models import Assignment, Expense, Person, Project
 from projects.receipts import sniff_receipt, stored_name
-from projects.services.common import check_currency, closed_period_label, closed_periods, record_many
+from projects.services.common import (
+    check_currency,
+    closed_period_label,
+    closed_periods,
+    record_many,
+    refuse_closed_periods,
+)
 
 EXPENSE_FIELDS = (
     "project",
@@ -103,7 +110,8 @@ def _check(
         )
     if errors:
         first = next(iter(errors.values()))[0]
-        raise ValidationFailed(first, fields=errors)
+        # A closed month is its own code (`period_closed`), as the ledger refuses postings into it.
+        raise (PeriodClosed if label else ValidationFailed)(first, fields=errors)
 
 
 def _convert(expense: Expense) -> None:
@@ -202,6 +210,7 @@ def update_expense(*, actor, expense: Expense, today: date | None = None, **chan
     expense = _locked(expense)
     require_write_for(actor, expense.person)
     _editable(expense)
+    refuse_closed_periods([(expense.project.legal_entity_id, expense.date)], "an expense")
     before = _state(expense)
     upload = changes.pop("receipt", None)
     if "currency" in changes:
@@ -236,6 +245,7 @@ def delete_expense(*, actor, expense: Expense) -> None:
     expense = _locked(expense)
     require_write_for(actor, expense.person)
     _editable(expense)
+    refuse_closed_periods([(expense.project.legal_entity_id, expense.date)], "an expense")
     audit.record(actor=actor, action="expense.deleted", obj=expense, changes=_state(expense))
     receipt = expense.receipt.name
     storage = expense.receipt.storage
@@ -260,6 +270,7 @@ def submit_expense(*, actor, expense: Expense) -> Expense:
     expense = _locked(expense)
     require_write_for(actor, expense.person)
     before = _transition(expense, EDITABLE_STATUSES, EntryStatus.SUBMITTED, "submitted")
+    refuse_closed_periods([(expense.project.legal_entity_id, expense.date)], "an expense")
     expense.submitted_at = timezone.now()
     expense.rejection_reason = ""
     expense.save(update_fields=["status", "submitted_at", "rejection_reason", "updated_at"])

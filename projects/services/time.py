@@ -24,6 +24,7 @@ from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from core.events import emit
 from core.roles import Role as UserRole
 from core.roles import has_role
+from ledger.errors import PeriodClosed
 from ledger.models import LegalEntity
 from projects.access import manages, may_approve, require_write_for
 from projects.choices import (
@@ -37,7 +38,13 @@ from projects.choices import (
 from projects.errors import Locked
 from projects.models import Person, Project, Task, TimeEntry, Timesheet
 from projects.selectors.rates import RateBook
-from projects.services.common import QUARTER, closed_period_label, closed_periods, record_many
+from projects.services.common import (
+    QUARTER,
+    closed_period_label,
+    closed_periods,
+    record_many,
+    refuse_closed_periods,
+)
 from projects.weeks import week_start
 
 MAX_DAY_HOURS = Decimal(24)
@@ -111,6 +118,7 @@ class _Checker:
         first, last = min(dates), max(dates)
         entity_ids = {project.legal_entity_id for project in projects.values()}
         self.closed = closed_periods(entity_ids, first, last)
+        self.hit_closed_period = False
         self.entity_names = dict(LegalEntity.objects.filter(pk__in=entity_ids).values_list("pk", "name"))
         existing = TimeEntry.objects.filter(
             person_id__in=person_ids, date__gte=first, date__lte=last
@@ -158,6 +166,7 @@ class _Checker:
             errors["project"].append(f"{person.name} is not assigned to {project.code} on {day.isoformat()}.")
         label = closed_period_label(self.closed, project.legal_entity_id, day)
         if label:
+            self.hit_closed_period = True
             errors["date"].append(
                 f"The period {label} of {self.entity_names.get(project.legal_entity_id, 'the legal entity')} "
                 f"is closed; time dated {day.isoformat()} cannot be recorded."
@@ -286,14 +295,16 @@ def prepare_time_entries(
             )
         )
     if errors:
+        # A closed month is its own code (`period_closed`), as the ledger refuses postings into it.
+        error = PeriodClosed if checker.hit_closed_period else ValidationFailed
         if single:
             row_errors = errors["0"]
             first = next(iter(row_errors.values()))[0]
-            raise ValidationFailed(first, fields=row_errors)
+            raise error(first, fields=row_errors)
         bad = sorted(errors, key=int)
         first_index = bad[0]
         first = next(iter(errors[first_index].values()))[0]
-        raise ValidationFailed(
+        raise error(
             f"{len(bad)} of {len(rows)} entries are invalid, so none was saved. Entry {first_index}: {first}",
             fields={"entries": errors},
         )
@@ -389,6 +400,7 @@ def update_time_entry(*, actor, entry: TimeEntry, today: date | None = None, **c
     current = TimeEntry.objects.select_for_update().get(pk=entry.pk)
     current = TimeEntry.objects.select_related("person", "project", "task").get(pk=current.pk)
     _editable(current)
+    refuse_closed_periods([(current.project.legal_entity_id, current.date)], "a time entry")
     project = changes.get("project", current.project)
     task = changes.get("task", current.task if project.pk == current.project_id else None)
     if task is None:
@@ -448,8 +460,9 @@ def delete_time_entry(*, actor, entry: TimeEntry) -> None:
     current = TimeEntry.objects.select_related("person").get(pk=entry.pk)
     require_write_for(actor, current.person)
     _lock_timesheets({(current.person_id, week_start(current.date))})
-    current = TimeEntry.objects.select_for_update().get(pk=entry.pk)
+    current = TimeEntry.objects.select_for_update(of=("self",)).select_related("project").get(pk=entry.pk)
     _editable(current)
+    refuse_closed_periods([(current.project.legal_entity_id, current.date)], "a time entry")
     audit.record(actor=actor, action="time_entry.deleted", obj=current, changes=_entry_state(current))
     sheet_id = current.timesheet_id
     current.delete()
@@ -643,9 +656,15 @@ def submit_timesheet(*, actor, timesheet: Timesheet) -> Timesheet:
     """Submit a week: its draft and rejected entries go to the projects' managers for approval."""
     sheet = _sheet_for(timesheet)
     require_write_for(actor, sheet.person)
-    entries = list(sheet.entries.select_for_update().filter(status__in=EDITABLE_STATUSES).order_by("pk"))
+    entries = list(
+        sheet.entries.select_for_update(of=("self",))
+        .select_related("project")
+        .filter(status__in=EDITABLE_STATUSES)
+        .order_by("pk")
+    )
     if not entries:
         raise InvalidTransition(f"Nothing to submit in {_week_label(sheet)}: no draft or rejected entries.")
+    refuse_closed_periods({(e.project.legal_entity_id, e.date) for e in entries}, "time")
     now = timezone.now()
     previous = {entry.pk: entry.status for entry in entries}
     TimeEntry.objects.filter(pk__in=previous).update(
@@ -706,6 +725,7 @@ def _check_approver(actor, entries: Sequence[TimeEntry], doing: str) -> None:
             )
         if actor is not None and entry.person.user_id == actor.pk:
             raise PermissionDenied("You cannot approve or reject your own time.")
+    refuse_closed_periods({(e.project.legal_entity_id, e.date) for e in entries}, "time")
 
 
 def _announce(

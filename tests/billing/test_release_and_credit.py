@@ -24,8 +24,8 @@ from billing.services.runs import execute_billing_run, start_billing_run
 from core.errors import DomainError, InvalidTransition, ValidationFailed
 from ledger.choices import AccountRole
 from ledger.models import ArItem, FiscalPeriod, JournalEntry, JournalLine
-from ledger.services.setup import close_period
 from tests.billing.conftest import approved_time, tm_line
+from tests.ledger.close_books import mark_closed
 
 D = Decimal
 pytestmark = pytest.mark.django_db
@@ -72,7 +72,7 @@ def test_release_refusals_write_nothing(finance, draft):
 
 def test_release_into_a_closed_period_or_without_a_rate_is_refused(finance, entity, draft):
     period = FiscalPeriod.objects.get(legal_entity=entity, start=date(2026, 4, 1))
-    close_period(actor=finance, period=period, reason="April is closed")
+    mark_closed(period, finance)
     with pytest.raises(DomainError) as closed:
         release_invoice(actor=finance, invoice=draft, issue_date=date(2026, 4, 2))
     assert closed.value.code == "period_closed"

@@ -955,6 +955,7 @@ def test_schema_lists_the_ledger_endpoints(finance_client):
         "/api/v1/gl-accounts/", "/api/v1/gl-accounts/{id}/",
         "/api/v1/periods/", "/api/v1/periods/{id}/",
         "/api/v1/periods/{id}/close/", "/api/v1/periods/{id}/reopen/",
+        "/api/v1/periods/{id}/checklist/", "/api/v1/periods/{id}/close-report/",
         "/api/v1/journal-entries/", "/api/v1/journal-entries/{id}/", "/api/v1/journal-entries/{id}/reverse/",
         "/api/v1/ar-items/", "/api/v1/ar-items/{id}/",
         "/api/v1/payments/", "/api/v1/payments/{id}/", "/api/v1/payments/{id}/allocate/",

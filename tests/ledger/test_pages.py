@@ -300,7 +300,7 @@ def test_close_period_with_a_reason(client, login, books):
     user = login(Role.FINANCE)
     response = client.post(reverse("ledger:period-close", args=[books.period.pk]), {"reason": "Month end"})
     assert response.status_code == 302
-    assert response["Location"] == f"{reverse('ledger:periods')}?legal_entity={books.entity.pk}"
+    assert response["Location"] == reverse("ledger:period-checklist", args=[books.period.pk])
     books.period.refresh_from_db()
     assert books.period.status == PeriodStatus.CLOSED
     assert books.period.closed_by == user

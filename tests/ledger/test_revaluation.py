@@ -12,7 +12,7 @@ from ledger.models import FiscalPeriod, JournalEntry
 from ledger.services.ar import post_receivable, record_payment
 from ledger.services.posting import LineSpec
 from ledger.services.revaluation import revalue_open_items
-from ledger.services.setup import close_period
+from tests.ledger.close_books import mark_closed
 
 D = Decimal
 MARCH_END = date(2026, 3, 31)
@@ -160,7 +160,7 @@ def test_refusals_post_nothing(usd_entity, client_account, account, eur_usd, fin
     with pytest.raises(ValidationFailed, match="end of a period: 2026-03-31"):
         revalue_open_items(actor=finance, legal_entity=usd_entity, period_end=date(2026, 3, 30))
     april = FiscalPeriod.objects.get(legal_entity=usd_entity, start=date(2026, 4, 1))
-    close_period(actor=finance, period=april, reason="April closed")
+    mark_closed(april, finance)
     # The reversal needs April open; without it, March is not revalued either.
     with pytest.raises(PeriodClosed):
         revalue_open_items(actor=finance, legal_entity=usd_entity, period_end=MARCH_END)

@@ -13,11 +13,12 @@ from core.errors import InvalidTransition
 from ledger.choices import AccountRole
 from ledger.models import GLAccount, JournalEntry, JournalLine
 from ledger.selectors import period_for
-from ledger.services.setup import close_period, set_exchange_rate
+from ledger.services.setup import set_exchange_rate
 from projects.choices import EntryStatus
 from projects.models import Expense
 from projects.services import expenses as expense_services
 from projects.services.expenses import approve_expense, approve_expenses, create_expense, submit_expense
+from tests.ledger.close_books import mark_closed
 
 from .conftest import TODAY
 
@@ -109,9 +110,8 @@ def test_a_foreign_currency_expense_posts_in_its_currency_at_the_dated_rate(firm
 
 def test_an_expense_whose_period_closed_meanwhile_is_booked_on_the_approval_date(firm, submitted, make_user):
     expense = submitted("45.50", day=date(2026, 2, 26), category="meals")
-    close_period(
-        actor=make_user("finance"), period=period_for(firm.entity, date(2026, 2, 1)), reason="Closed"
-    )
+    # A period closed before its checklist refused unapproved expenses (close_period blocks on them now).
+    mark_closed(period_for(firm.entity, date(2026, 2, 1)), make_user("finance"))
 
     approve_expense(actor=firm.pm.user, expense=expense, today=TODAY)
 

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from core.models import Event
-from ledger.errors import MissingExchangeRate
+from ledger.errors import MissingExchangeRate, PeriodClosed
 from ledger.selectors import period_for
 from ledger.services.setup import close_period, set_exchange_rate
 from projects.choices import EntryStatus
@@ -146,7 +146,7 @@ def test_bad_expenses_are_refused(firm, spend, make_user):
     with pytest.raises(PermissionDenied):
         spend(actor=firm.dan.user)
     close_period(actor=make_user("finance"), period=period_for(firm.entity, date(2026, 2, 1)), reason="Final")
-    with pytest.raises(ValidationFailed, match="The period 2026-02 of Acme Consulting Inc. is closed"):
+    with pytest.raises(PeriodClosed, match="The period 2026-02 of Acme Consulting Inc. is closed"):
         spend(date=date(2026, 2, 10))
     assert not Expense.objects.exists()
 

@@ -8,6 +8,7 @@ import pytest
 
 from core.errors import PermissionDenied, ValidationFailed
 from core.models import AuditEvent
+from ledger.errors import PeriodClosed
 from ledger.selectors import period_for
 from ledger.services.setup import close_period
 from projects.choices import EntryStatus, ProjectStatus
@@ -160,7 +161,9 @@ def test_a_day_in_a_closed_period_is_refused(firm, log, make_user):
         lambda: log("3", day=date(2026, 2, 27)),
         message="The period 2026-02 of Acme Consulting Inc. is closed; "
         "time dated 2026-02-27 cannot be recorded.",
+        error=PeriodClosed,
     )
+    assert error.code == "period_closed"
     assert error.fields == {"date": [error.detail]}
 
 

@@ -13,11 +13,11 @@ from django.test.utils import CaptureQueriesContext
 from core.models import AuditEvent
 from core.roles import Role
 from ledger.models import FiscalPeriod, JournalEntry
-from ledger.services.setup import close_period
 from revrec.choices import RunStatus
 from revrec.models import PerformanceObligation, RevenueRun, RevenueScheduleLine
 from revrec.services.runs import execute_revenue_run, start_revenue_run
 from tests.billing.conftest import approved_expense
+from tests.ledger.close_books import mark_closed
 
 D = Decimal
 pytestmark = pytest.mark.django_db
@@ -310,11 +310,7 @@ def test_a_run_started_through_the_api(api, entity, support, django_capture_on_c
 
 
 def test_a_run_into_a_closed_period_is_refused(api, finance, entity, support):
-    close_period(
-        actor=finance,
-        period=FiscalPeriod.objects.get(legal_entity=entity, start=date(2026, 1, 1)),
-        reason="Month end",
-    )
+    mark_closed(FiscalPeriod.objects.get(legal_entity=entity, start=date(2026, 1, 1)), finance)
     before = state()
     response = api.post(RUNS, {"legal_entity": entity.pk, "period_end": "2026-01-31"})
     assert (response.status_code, response.json()["code"], list(response.json()["fields"])) == (

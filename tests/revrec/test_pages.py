@@ -13,12 +13,12 @@ from django.urls import reverse
 from core.models import AuditEvent
 from core.roles import Role
 from ledger.models import FiscalPeriod, JournalEntry, JournalLine
-from ledger.services.setup import close_period
 from revrec.choices import LineStatus, RunStatus
 from revrec.models import Allocation, PerformanceObligation, RevenueRun, RevenueScheduleLine
 from revrec.services.obligations import set_estimate
 from revrec.services.runs import execute_revenue_run, start_revenue_run
 from tests.billing.conftest import approved_expense
+from tests.ledger.close_books import mark_closed
 
 pytestmark = pytest.mark.django_db
 
@@ -275,7 +275,7 @@ def test_starting_a_run_from_the_page_completes_it(client, login, books, django_
 
 def test_a_refused_run_is_an_alert_on_the_form_not_an_error_page(client, login, finance, books):
     period = FiscalPeriod.objects.get(legal_entity=books.entity, start=date(2026, 1, 1))
-    close_period(actor=finance, period=period, reason="January closed")
+    mark_closed(period, finance)
     login(Role.FINANCE)
     response = client.post(
         reverse("revrec:run-create"), {"legal_entity": books.entity.pk, "period_end": "2026-01-31"}

@@ -10,11 +10,11 @@ from django.db import DatabaseError, connections, transaction
 
 from core.errors import DomainError, ValidationFailed
 from ledger.models import FiscalPeriod, JournalEntry
-from ledger.services.setup import close_period
 from revrec.choices import LineStatus, RunStatus
 from revrec.models import PerformanceObligation, RevenueRun, RevenueScheduleLine
 from revrec.services.obligations import set_estimate, set_standalone_price
 from revrec.services.runs import execute_revenue_run, start_revenue_run
+from tests.ledger.close_books import mark_closed
 
 D = Decimal
 
@@ -39,11 +39,7 @@ def ratable_contract(make_contract):
 def test_refusals_write_nothing(finance, entity, make_contract):
     contract = ratable_contract(make_contract)
     obligation = PerformanceObligation.objects.get(contract=contract)
-    close_period(
-        actor=finance,
-        period=FiscalPeriod.objects.get(legal_entity=entity, start=date(2026, 1, 1)),
-        reason="Closed",
-    )
+    mark_closed(FiscalPeriod.objects.get(legal_entity=entity, start=date(2026, 1, 1)), finance)
     with pytest.raises(DomainError) as closed:
         start_revenue_run(actor=finance, legal_entity=entity, period_end=date(2026, 1, 31))
     assert closed.value.code == "period_closed"

@@ -14,6 +14,8 @@ from .journal import (
     ReverseEntrySerializer,
 )
 from .master_data import (
+    ChecklistItemSerializer,
+    CloseChecklistSerializer,
     ExchangeRateCreateSerializer,
     ExchangeRateSerializer,
     FiscalPeriodSerializer,
@@ -22,6 +24,7 @@ from .master_data import (
     LegalEntityCreateSerializer,
     LegalEntitySerializer,
     LegalEntityUpdateSerializer,
+    PeriodCloseReportSerializer,
     ReasonSerializer,
 )
 from .receivables import (
@@ -87,6 +90,9 @@ __all__ = [
     "ExchangeRateCreateSerializer",
     "ExchangeRateSerializer",
     "FiscalPeriodSerializer",
+    "ChecklistItemSerializer",
+    "CloseChecklistSerializer",
+    "PeriodCloseReportSerializer",
     "GLAccountSerializer",
     "GLAccountUpdateSerializer",
     "GeneralLedgerAccountSerializer",

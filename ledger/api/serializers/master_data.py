@@ -5,7 +5,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from ledger.api.serializers.fields import AmountField
-from ledger.models import ExchangeRate, FiscalPeriod, GLAccount, LegalEntity
+from ledger.models import ExchangeRate, FiscalPeriod, GLAccount, LegalEntity, PeriodCloseReport
 
 
 def _only_known_fields(serializer: serializers.Serializer, attrs: dict) -> dict:
@@ -93,10 +93,57 @@ class GLAccountUpdateSerializer(serializers.Serializer):
 
 
 class FiscalPeriodSerializer(serializers.ModelSerializer):
+    latest_close_report = serializers.SerializerMethodField(
+        help_text="Id of the report stored at the latest close (GET periods/{id}/close-report/), or null."
+    )
+
     class Meta:
         model = FiscalPeriod
         fields = [
             "id", "legal_entity", "fiscal_year", "number", "start", "end", "status", "closed_at", "closed_by",
+            "reopened_at", "reopened_by", "reopen_reason", "latest_close_report",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_latest_close_report(self, period) -> int | None:
+        # The list annotates it in one query; a single period (after a command) reads it.
+        if hasattr(period, "latest_close_report"):
+            return period.latest_close_report
+        latest = period.close_reports.order_by("-closed_at", "-id").values_list("pk", flat=True).first()
+        return latest
+
+
+class ChecklistItemSerializer(serializers.Serializer):
+    key = serializers.ChoiceField(
+        choices=["approvals", "billing", "revenue", "fx_revaluation", "reconciliations", "trial_balance"]
+    )
+    title = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=["ok", "blocking", "warning"], help_text="Blocking items refuse the close."
+    )
+    sentence = serializers.CharField()
+    figures = serializers.DictField(help_text="The item's figures; amounts as decimal strings.")
+    rows = serializers.ListField(child=serializers.DictField(), help_text="Offending rows, at most 20.")
+    row_count = serializers.IntegerField(help_text="How many offending rows there are in all.")
+    fix_url = serializers.CharField(help_text="The page where it is fixed (blank when nothing to fix).")
+    fix_label = serializers.CharField()
+
+
+class CloseChecklistSerializer(serializers.Serializer):
+    period = serializers.IntegerField()
+    legal_entity = serializers.IntegerField()
+    start = serializers.DateField()
+    end = serializers.DateField()
+    can_close = serializers.BooleanField()
+    items = ChecklistItemSerializer(many=True)
+
+
+class PeriodCloseReportSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PeriodCloseReport
+        fields = [
+            "id", "period", "closed_at", "closed_by", "reason", "checklist", "trial_balance",
+            "profit_and_loss",
         ]  # fmt: skip
         read_only_fields = fields
 

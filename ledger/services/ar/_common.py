@@ -1,11 +1,15 @@
 """What the AR modules share: argument checks, row locking and message formatting."""
 
 from collections.abc import Iterable
+from datetime import date
 from decimal import Decimal
 
 from core.errors import ValidationFailed
 from core.money import quantize
+from ledger.choices import PeriodStatus
+from ledger.errors import PeriodClosed
 from ledger.models import ArItem, Currency, LegalEntity
+from ledger.selectors import period_for
 
 ZERO = Decimal(0)
 
@@ -15,6 +19,17 @@ def _lock(ids: Iterable[int]) -> dict[int, ArItem]:
     return {
         item.pk: item for item in ArItem.objects.select_for_update().filter(pk__in=set(ids)).order_by("pk")
     }
+
+
+def _check_open_period(legal_entity_id: int, on: date, field: str = "on") -> None:
+    """Refuse AR changes dated in a closed period even when they post nothing: an allocation moves the
+    open amounts that the closed month's aging and AR reconciliation were read from."""
+    period = period_for(legal_entity_id, on)
+    if period.status != PeriodStatus.OPEN:
+        raise PeriodClosed(
+            f"The period {period.start:%Y-%m} is closed; date it in an open period or reopen it.",
+            fields={field: [f"{period.start:%Y-%m} is closed."]},
+        )
 
 
 def _check_client(client, legal_entity: LegalEntity) -> None:

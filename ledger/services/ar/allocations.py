@@ -21,7 +21,7 @@ from ledger.choices import AccountRole, ArItemKind
 from ledger.errors import InvalidPosting
 from ledger.models import Allocation, ArItem, GLAccount, JournalEntry, LegalEntity
 from ledger.selectors import accounts_by_role
-from ledger.services.ar._common import _check_amount, _lock, _show, _user
+from ledger.services.ar._common import _check_amount, _check_open_period, _lock, _show, _user
 from ledger.services.posting import EntrySpec, LineSpec, post_entries, reversal_spec
 
 ALLOCATION_SOURCE = "ledger.allocation"
@@ -118,6 +118,7 @@ def _apply(*, actor, pairs: list[tuple[ArItem, ArItem, Decimal]], on: date) -> l
         items[credit.pk] = credit
         items[debit.pk] = debit
     entity = next(iter(items.values())).legal_entity
+    _check_open_period(entity.pk, on)
     functional = entity.functional_currency
     balances = item_balances(items.values())
     for item in items.values():
@@ -264,6 +265,7 @@ def reverse_allocation(*, actor, allocation: Allocation, reason: str, on: date |
         raise ValidationFailed(
             "A reversal cannot be dated before the allocation it reverses.", fields={"on": ["Too early."]}
         )
+    _check_open_period(allocation.legal_entity_id, on)
     reversal = Allocation.objects.create(
         legal_entity_id=allocation.legal_entity_id,
         debit_item=debit,

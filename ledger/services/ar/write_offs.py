@@ -14,7 +14,7 @@ from core.roles import Role, require_role
 from ledger.choices import AccountRole, ArItemKind
 from ledger.models import ArItem, WriteOffRequest
 from ledger.selectors import accounts_by_role
-from ledger.services.ar._common import _check_amount, _lock, _show
+from ledger.services.ar._common import _check_amount, _check_open_period, _lock, _show
 from ledger.services.ar.allocations import _apply, _share, item_balances
 from ledger.services.posting import LineSpec, post_entry
 
@@ -56,6 +56,7 @@ def request_write_off(
         raise ValidationFailed(
             "A write-off cannot be dated before the invoice.", fields={"on": ["Too early."]}
         )
+    _check_open_period(item.legal_entity_id, on)
     request = WriteOffRequest.objects.create(
         legal_entity_id=item.legal_entity_id,
         ar_item=item,

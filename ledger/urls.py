@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ledger.views import entries, master, overview, payments, periods, reports
+from ledger.views import collections, entries, master, overview, payments, periods, reports
 
 app_name = "ledger"
 
@@ -27,6 +27,15 @@ urlpatterns = [
     path("payments/<int:pk>/", payments.payment_detail, name="payment-detail"),
     path("payments/<int:pk>/allocate/", payments.payment_allocate, name="payment-allocate"),
     path("allocations/<int:pk>/reverse/", payments.allocation_reverse, name="allocation-reverse"),
+    path("collections/", collections.collections_workbench, name="collections"),
+    path("collections/clients/<int:pk>/", collections.collections_client, name="collections-client"),
+    path(
+        "collections/clients/<int:pk>/statement.pdf",
+        collections.client_statement_pdf,
+        name="collections-statement-pdf",
+    ),
+    path("collections/clients/<int:pk>/<slug:action>/", collections.client_action, name="collections-action"),
+    path("dunning-notices/<int:pk>/pdf/", collections.notice_pdf, name="dunning-notice-pdf"),
     path("entities/", master.entity_list, name="entities"),
     path("entities/<int:pk>/", master.entity_detail, name="entity-detail"),
     path("exchange-rates/", master.exchange_rate_list, name="exchange-rates"),

@@ -411,3 +411,87 @@ def test_trends_and_client_file(usd_entity, three_clients):
         ("US-2026-000005", 50, True),
         ("US-2026-000006", 20, False),
     ]
+
+
+# Pages
+
+
+def test_the_workbench_page_ranks_clients_and_explains_the_score(client, usd_entity, three_clients, finance):
+    client.force_login(finance)
+
+    page = client.get("/ledger/collections/", {"legal_entity": usd_entity.pk})
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert html.index("Late Payer") < html.index("New Client") < html.index("Disputing")
+    assert "64,500" in html
+    assert "$1,500.00 overdue for 30 days on average; pays 13 days late historically" in html
+    assert 'id="dso-chart"' in html
+    by_name = client.get(
+        "/ledger/collections/", {"legal_entity": usd_entity.pk, "sort": "name", "dir": "asc"}
+    )
+    text = by_name.content.decode()
+    assert text.index("Disputing") < text.index("Late Payer")
+
+
+def test_the_workbench_empty_state_and_who_may_open_it(client, usd_entity, make_user):
+    client.force_login(make_user(Role.EXECUTIVE))
+    page = client.get("/ledger/collections/", {"legal_entity": usd_entity.pk})
+    assert page.status_code == 200
+    assert "has an overdue invoice as of" in page.content.decode()
+    client.force_login(make_user(Role.CONSULTANT))
+    assert client.get("/ledger/collections/").status_code == 403
+
+
+def test_client_page_actions_call_the_services(
+    client, usd_entity, acme, finance, django_capture_on_commit_callbacks
+):
+    item = invoice(usd_entity, acme, 1, "1200.00", 40)
+    client.force_login(finance)
+    base = f"/ledger/collections/clients/{acme.pk}/"
+
+    assert client.get(base).status_code == 200
+    promised = client.post(
+        f"{base}promise/",
+        {"until": (today() + timedelta(days=5)).isoformat(), "amount": "400", "currency": "USD"},
+    )
+    assert promised.status_code == 302
+    hold = CollectionHold.objects.get(kind="promise")
+    assert (hold.promised_amount, hold.ar_item) == (D("400.00"), None)
+    refused = client.post(f"{base}dispute/", {"ar_item": item.pk, "reason": ""})
+    assert refused.status_code == 400
+    assert "This field is required." in refused.content.decode()
+    assert client.post(f"{base}dispute/", {"ar_item": item.pk, "reason": "Wrong PO"}).status_code == 302
+    dispute = CollectionHold.objects.get(kind="dispute")
+    assert client.post(f"{base}resolve/", {"hold": dispute.pk, "resolution": "PO fixed"}).status_code == 302
+    dispute.refresh_from_db()
+    assert dispute.status == "resolved"
+    assert client.post(f"{base}call/", {"summary": "Pays next week"}).status_code == 302
+    assert Activity.objects.filter(kind="call", done=True).count() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(f"{base}statement/").status_code == 302
+    assert mail.outbox[-1].to == ["ap@acme.example"]
+    paid = client.post(
+        f"{base}payment/",
+        {"date": today().isoformat(), "amount": "1200", "currency": "USD", "bank_account": _bank(usd_entity)},
+    )
+    assert paid.status_code == 302
+    item.refresh_from_db()
+    assert item.open_amount == D("0")
+    pdf = client.get(f"{base}statement.pdf")
+    assert (pdf.status_code, pdf["Content-Type"]) == (200, "application/pdf")
+    assert client.post(f"{base}refund/").status_code == 404
+
+
+def _bank(entity):
+    from ledger.forms import bank_accounts
+
+    return next(account.pk for account in bank_accounts(entity) if account.role == "cash")
+
+
+def test_readers_may_not_post_client_actions(client, usd_entity, acme, make_user):
+    client.force_login(make_user(Role.EXECUTIVE))
+    base = f"/ledger/collections/clients/{acme.pk}/"
+    assert client.get(base).status_code == 200
+    assert client.post(f"{base}call/", {"summary": "x"}).status_code == 403
+    assert not Activity.objects.exists()

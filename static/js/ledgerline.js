@@ -16,3 +16,9 @@ document.addEventListener("click", async (event) => {
   }
   setTimeout(() => { label.textContent = original; }, 2000);
 });
+
+// Close buttons that empty their table row: <button data-clear-row>. (No inline handlers: the CSP forbids them.)
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-clear-row]");
+  if (button) button.closest("tr").replaceChildren();
+});

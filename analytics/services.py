@@ -3,7 +3,7 @@
 
 What changed is found through the sources' own timestamps:
 - time entries and expenses whose `updated_at` moved (every status change of projects and billing sets it);
-- invoices whose `updated_at` moved (drafted, edited, released, voided): the entries they link now and the
+- invoices whose `updated_at`, `released_at` or `voided_at` moved: the entries they link now and the
   entries they linked before (the facts remember the invoice), so a line removed from a draft is seen;
 - over-cap holds created since (the held time leaves WIP);
 - journal entries posted since (lines are immutable: only new lines ever change a month).
@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import DecimalField, Exists, OuterRef, Sum
+from django.db.models import DecimalField, Exists, OuterRef, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -365,7 +365,12 @@ def refresh_rollups(*, actor=None, full: bool = False) -> RefreshResult:
         expense_ids = Expense.objects.filter(status__in=COUNTED).values_list("pk", flat=True)
     else:
         since = work_mark - OVERLAP
-        touched = list(Invoice.objects.filter(updated_at__gt=since).values_list("pk", flat=True))
+        # Release writes invoices with bulk_update, which leaves `updated_at` as it was: read `released_at`.
+        touched = list(
+            Invoice.objects.filter(
+                Q(updated_at__gt=since) | Q(released_at__gt=since) | Q(voided_at__gt=since)
+            ).values_list("pk", flat=True)
+        )
         # Facts that point at an invoice that no longer exists (a discarded draft).
         orphaned = TimeFact.objects.filter(invoice_id__isnull=False).filter(
             ~Exists(Invoice.objects.filter(pk=OuterRef("invoice_id")))

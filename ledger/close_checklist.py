@@ -24,17 +24,16 @@ Six items, each `ok`, `blocking` or `warning`, with a sentence, its figures, the
 Every item is a handful of aggregate queries, whatever the volume.
 """
 
-from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import date
 from decimal import Decimal
 
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.urls import reverse
 
-from core.money import quantize
+from core.money import format_money, quantize
 from ledger.choices import AccountRole
-from ledger.models import AccountBalance, FiscalPeriod, JournalEntry, JournalLine
+from ledger.models import FiscalPeriod, JournalEntry, JournalLine
+from ledger.reports.reconciliation import account_balances, ar_control_at_booking_rates, contract_positions
 
 OK, BLOCKING, WARNING = "ok", "blocking", "warning"
 ROW_LIMIT = 20
@@ -358,7 +357,9 @@ def revenue_done(period: FiscalPeriod) -> ChecklistItem:
     figures = {
         "active_obligations": obligations,
         "run": done["pk"] if done else None,
-        "recognized_amount": done["recognized_amount"] if done else None,
+        "recognized_amount": (
+            quantize(done["recognized_amount"], period.legal_entity.functional_currency) if done else None
+        ),
     }
     fix_url, fix_label = _url("revrec:run-create"), "Start a revenue run"
     if done:
@@ -483,78 +484,22 @@ def revaluation_done(period: FiscalPeriod) -> ChecklistItem:
     )
 
 
-def _account_balances(entity_id: int, role: str, as_of: date) -> tuple[dict[str, Decimal], Decimal]:
-    """Debit − credit of the role's account on `as_of`: per transaction currency, and in functional."""
-    rows = (
-        AccountBalance.objects.filter(legal_entity_id=entity_id, account__role=role, date__lte=as_of)
-        .values("currency")
-        .annotate(
-            debit=Sum("debit"),
-            credit=Sum("credit"),
-            fdebit=Sum("functional_debit"),
-            fcredit=Sum("functional_credit"),
-        )
-        .order_by()
-    )
-    per_currency, functional = {}, ZERO
-    for row in rows:
-        per_currency[row["currency"]] = (row["debit"] or ZERO) - (row["credit"] or ZERO)
-        functional += (row["fdebit"] or ZERO) - (row["fcredit"] or ZERO)
-    return per_currency, functional
-
-
-def _contract_positions(period: FiscalPeriod) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
-    """Per currency, the revenue module's contract liabilities (billed beyond recognised) and contract
-    assets (recognised beyond billed) at the month end, each contract rounded as the reclass posts it."""
-    from crm.models import Contract
-    from revrec.reports.common import billed_to_date, recognized_lines
-
-    entity = period.legal_entity
-    recognized = dict(
-        recognized_lines(period.end, obligation__legal_entity=entity)
-        .order_by()
-        .values_list("obligation__contract_id")
-        .annotate(total=Sum("amount"))
-    )
-    billed = billed_to_date(period.end, contract__legal_entity=entity)
-    currencies = dict(Contract.objects.filter(pk__in={*recognized, *billed}).values_list("pk", "currency"))
-    deferred, unbilled = defaultdict(lambda: ZERO), defaultdict(lambda: ZERO)
-    for contract_id, currency in currencies.items():
-        position = quantize(billed.get(contract_id, ZERO) - (recognized.get(contract_id) or ZERO), currency)
-        if position > 0:
-            deferred[currency] += position
-        elif position < 0:
-            unbilled[currency] -= position
-    return dict(deferred), dict(unbilled)
-
-
 def reconciliations(period: FiscalPeriod, entity) -> ChecklistItem:
     """Item 5: AR subledger = AR control; deferred and unbilled revenue accounts = contract positions."""
     from ledger.reports.aging import ar_balance
-    from ledger.services.revaluation import SOURCE as REVALUATION
 
     functional = entity.functional_currency
     subledger = ar_balance(legal_entity=entity, as_of=period.end)
-    _, control = _account_balances(entity.pk, AccountRole.AR, period.end)
-    # The month-end revaluation restates AR at the closing rate (reversed the next day); the subledger
-    # keeps booking rates, so the control account is compared without it.
-    revalued = JournalLine.objects.filter(
-        entry__legal_entity_id=entity.pk,
-        entry__source_type=REVALUATION,
-        date=period.end,
-        account__role=AccountRole.AR,
-    ).aggregate(debit=Sum("functional_debit"), credit=Sum("functional_credit"))
-    revaluation = (revalued["debit"] or ZERO) - (revalued["credit"] or ZERO)
-    control = quantize(control - revaluation, functional)
+    control = ar_control_at_booking_rates(entity, period.end)
     rows = []
     if subledger != control:
         rows.append(
             {"check": "ar", "currency": functional, "subledger": subledger, "ledger": control,
              "difference": control - subledger}
         )  # fmt: skip
-    deferred_gl, _ = _account_balances(entity.pk, AccountRole.DEFERRED_REVENUE, period.end)
-    unbilled_gl, _ = _account_balances(entity.pk, AccountRole.UNBILLED_REVENUE, period.end)
-    deferred, unbilled = _contract_positions(period)
+    deferred_gl, _ = account_balances(entity.pk, AccountRole.DEFERRED_REVENUE, period.end)
+    unbilled_gl, _ = account_balances(entity.pk, AccountRole.UNBILLED_REVENUE, period.end)
+    deferred, unbilled = contract_positions(entity, period.end)
     for check, ledger, positions, sign in (
         ("deferred_revenue", deferred_gl, deferred, -1),
         ("unbilled_revenue", unbilled_gl, unbilled, 1),
@@ -587,7 +532,8 @@ def reconciliations(period: FiscalPeriod, entity) -> ChecklistItem:
         )
     else:
         sentence = (
-            f"AR subledger equals the AR control account ({subledger} {functional}); deferred and unbilled "
+            f"AR subledger equals the AR control account ({format_money(subledger, functional)}); "
+            "deferred and unbilled "
             "revenue equal the contracts' positions."
         )
     query = f"legal_entity={entity.pk}&as_of={period.end.isoformat()}"
@@ -635,8 +581,9 @@ def trial_balance_check(period: FiscalPeriod, entity) -> ChecklistItem:
     else:
         status = OK
         sentence = (
-            f"The trial balance balances at {period.end.isoformat()} (debits = credits = {totals['debit']} "
-            f"{entity.functional_currency}); the month's {entries} entries are posted, none is a draft."
+            f"The trial balance balances at {period.end.isoformat()} (debits = credits = "
+            f"{format_money(totals['debit'], entity.functional_currency)}); the month's {entries} entries "
+            "are posted, none is a draft."
         )
     return ChecklistItem(
         key="trial_balance",

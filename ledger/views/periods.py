@@ -50,6 +50,20 @@ ROW_COLUMNS = {
         ("entry", "Entry"), ("currency", "Currency"), ("debit", "Debits"), ("credit", "Credits"),
     ],
 }  # fmt: skip
+# Each item's figures in reading order (a stored report's JSON does not keep the order), with labels.
+FIGURE_LABELS = {
+    "time_entries": "Time entries not approved", "hours": "Their hours", "expenses": "Expenses not approved",
+    "people": "People", "billing_plans": "Billing plans in the month", "run": "Run",
+    "run_period_end": "Run to", "unbilled_time_entries": "Unbilled time entries",
+    "unbilled_hours": "Unbilled hours", "unbilled_expenses": "Unbilled expenses",
+    "draft_invoices": "Drafts not released", "active_obligations": "Active performance obligations",
+    "recognized_amount": "Recognised", "open_foreign_items": "Open foreign-currency items",
+    "entry": "Revaluation entry", "ar_subledger": "AR subledger", "ar_control": "AR control account",
+    "deferred_revenue": "Deferred revenue (ledger)", "contract_liabilities": "Contract liabilities",
+    "unbilled_revenue": "Unbilled revenue (ledger)", "contract_assets": "Contract assets",
+    "debit": "Debits", "credit": "Credits", "entries_in_month": "Entries in the month",
+}  # fmt: skip
+FIGURE_ORDER = {name: index for index, name in enumerate(FIGURE_LABELS)}
 STATUS_LABELS = {"ok": "OK", "blocking": "Blocking", "warning": "Warning"}
 
 
@@ -70,7 +84,10 @@ def present(item: dict) -> dict:
         **item,
         "status_label": STATUS_LABELS[item["status"]],
         "figure_list": [
-            (name.replace("_", " ").capitalize(), _text(v)) for name, v in item["figures"].items()
+            (FIGURE_LABELS.get(name, name.replace("_", " ").capitalize()), _text(item["figures"][name]))
+            for name in sorted(
+                item["figures"], key=lambda name: (FIGURE_ORDER.get(name, len(FIGURE_ORDER)), name)
+            )
         ],
         "headings": [heading for _, heading in columns],
         "cells": [[_text(row.get(key)) for key, _ in columns] for row in item["rows"]],

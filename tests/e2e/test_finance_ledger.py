@@ -65,10 +65,11 @@ def test_post_entry_find_it_close_the_period_and_be_refused(page, make_user):
     page.get_by_role("navigation", name="Ledger").get_by_role("link", name="Periods").click()
     month = f"{today:%Y-%m}"
     page.get_by_role("link", name=f"Close period {month}").click()
-    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Close period {month}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Month-end close {month}")
     page.get_by_label("Reason").fill("November books are final")
     page.get_by_role("button", name="Close period").click()
     expect(page.get_by_role("status")).to_contain_text(f"Period {month} of {entity.name} is closed.")
+    page.get_by_role("navigation", name="Ledger").get_by_role("link", name="Periods").click()
     current = page.get_by_role("row").filter(has_text=f"{month} P")
     expect(current).to_contain_text("Closed")
     expect(current).to_contain_text("Farah Finch")

@@ -18,7 +18,7 @@ from ledger.choices import AccountRole, AccountType, ArItemKind
 from ledger.models import AccountBalance, ArItem, GLAccount, LegalEntity
 from ledger.reports.aging import ar_aging
 from ledger.reports.dso import dso_countback, dso_simple
-from projects.models import Person
+from projects.models import Person, Project
 from revrec.reports.rpo import rpo_disclosure
 
 EXACT = DecimalField(max_digits=30, decimal_places=6)
@@ -70,8 +70,10 @@ def _dec(value) -> Decimal:
     return Decimal(value or 0).quantize(Decimal("0.000001"))
 
 
-def _rollups(start: date, end: date, person: Person | None):
-    rows = DailyRollup.objects.filter(date__gte=start, date__lte=end)
+def _rollups(start: date | None, end: date, person: Person | None):
+    rows = DailyRollup.objects.filter(date__lte=end)
+    if start is not None:
+        rows = rows.filter(date__gte=start)
     if person is not None:
         rows = rows.filter(person=person)
     return rows.annotate(month=TruncMonth("date"))
@@ -83,13 +85,19 @@ def kpi_rows(*, start: date, end: date, group_by: str, person: Person | None = N
     key_field, name_fields = ROLLUP_GROUPS[group_by]
     rows: dict[tuple, KpiRow] = {}
     names: dict[object, str] = {}
+    # WIP is all approved work not yet billed on `end`, however old: its own sum, not limited by `start`.
     aggregated = (
-        _rollups(start, end, person)
+        _rollups(start if group_by == "month" else None, end, person)
         .values(key_field, *name_fields, "currency")
         .annotate(
-            **{name: Sum(column, output_field=EXACT) for name, column in SUMS.items()},
+            **{
+                name: Sum(column, filter=Q(date__gte=start), output_field=EXACT)
+                for name, column in SUMS.items()
+            },
             wip=Sum("wip_value", output_field=EXACT),
+            cells=Count("pk", filter=Q(date__gte=start)),
         )
+        .filter(Q(cells__gt=0) | Q(wip__gt=0))
         .order_by()
     )
     for values in aggregated:
@@ -185,23 +193,30 @@ def _gl_name(group_by: str, key) -> str:
 
 def _gl_revenue(start: date, end: date, key_field: str) -> list[tuple]:
     """Recognised revenue (credits − debits of revenue accounts, functional currency) per group, over the
-    months the range touches."""
+    months the range touches. A line without a client dimension but with a project (revenue runs post so)
+    counts for the project's client."""
     revenue_accounts = GLAccount.objects.filter(type=AccountType.REVENUE).values("pk")
     currencies = dict(LegalEntity.objects.values_list("pk", "functional_currency"))
+    fields = [key_field, "legal_entity_id"] + (["project_id"] if key_field == "client_id" else [])
     rows = (
         GLMonthRollup.objects.filter(
             account_id__in=revenue_accounts, month__gte=date(start.year, start.month, 1), month__lte=end
         )
-        .values(key_field, "legal_entity_id")
+        .values(*fields)
         .annotate(
             credit=Sum("functional_credit", output_field=EXACT),
             debit=Sum("functional_debit", output_field=EXACT),
         )
         .order_by()
     )
+    rows = list(rows)
+    clients = {}
+    if key_field == "client_id":
+        wanted = {values["project_id"] for values in rows if not values["client_id"] and values["project_id"]}
+        clients = dict(Project.objects.filter(pk__in=wanted).values_list("pk", "account_id"))
     totals: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
     for values in rows:
-        key = values[key_field] or None
+        key = values[key_field] or (clients.get(values["project_id"]) if clients else None) or None
         totals[(key, currencies[values["legal_entity_id"]])] += _dec(values["credit"]) - _dec(values["debit"])
     return [(key, currency, amount) for (key, currency), amount in totals.items()]
 

@@ -4,10 +4,12 @@ reopening needs a reason and is audited."""
 
 # ruff: noqa: F811 - pytest fixtures are imported by name and named again as arguments
 
+import threading
 from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.db import connections, transaction
 from django.urls import reverse
 
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
@@ -26,6 +28,7 @@ from ledger.services.setup import set_exchange_rate
 from projects.choices import EntryStatus
 from projects.models import Expense, TimeEntry
 from projects.services.projects import create_project
+from projects.services.time import record_time
 from tests.billing.conftest import approved_expense, approved_time
 from tests.ledger.close_books import (  # noqa: F401 - fixtures
     MARCH_END,
@@ -323,3 +326,47 @@ def test_reopen_needs_a_reason_is_audited_and_shown_on_the_period(march, make_us
         "March final, take two",
         "March final",
     ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_close_waits_for_time_being_recorded_into_the_month_and_then_sees_it(march):
+    """The close locks the period row; a time entry being written into March holds a share lock on it, so
+    the close waits for that write to commit and its checklist then finds the new draft."""
+    recorded, release, outcome = threading.Event(), threading.Event(), {}
+    task = march.project.tasks.first()
+
+    def record():
+        try:
+            with transaction.atomic():
+                record_time(
+                    actor=march.admin, person=march.people.ana, project=march.project, task=task,
+                    date=date(2026, 3, 20), hours=D("2"),
+                )  # fmt: skip
+                recorded.set()
+                release.wait(timeout=10)
+        finally:
+            connections.close_all()
+
+    def close():
+        try:
+            assert recorded.wait(timeout=10)
+            close_period(actor=march.finance, period=march.period, reason="March final")
+            outcome["closed"] = True
+        except CloseBlocked as exc:
+            outcome["blockers"] = [blocker["key"] for blocker in exc.blockers]
+        finally:
+            connections.close_all()
+
+    writer, closer = threading.Thread(target=record), threading.Thread(target=close)
+    writer.start()
+    closer.start()
+    closer.join(timeout=2)
+    assert closer.is_alive()  # waiting on the period row the writer holds
+    release.set()
+    writer.join(timeout=20)
+    closer.join(timeout=20)
+    assert outcome == {"blockers": ["approvals"]}
+    march.period.refresh_from_db()
+    assert march.period.status == PeriodStatus.OPEN
+    assert TimeEntry.objects.filter(date=date(2026, 3, 20), status=EntryStatus.DRAFT).count() == 1

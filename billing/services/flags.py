@@ -1,6 +1,7 @@
 """Anomaly flags a reviewer sees on a draft invoice before releasing it."""
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
@@ -31,92 +32,106 @@ def _previous_totals(invoices) -> dict[int, list[Decimal]]:
     return previous
 
 
-def invoice_flags(invoices) -> dict[int, list[dict]]:
-    """{invoice id: [{"code", "message"}]} for drafts: total off the contract's recent invoices by more
-    than 30%, a line at rate 0, time held over a cap, work older than 60 days, a client over its limit."""
-    invoices = [invoice for invoice in invoices if invoice.pk]
-    if not invoices:
-        return {}
-    ids = [invoice.pk for invoice in invoices]
-    previous = _previous_totals(invoices)
-    lines = defaultdict(list)
-    for line in InvoiceLine.objects.filter(invoice_id__in=ids).only(
-        "invoice_id", "source_type", "unit_price", "period_start", "description"
-    ):
-        lines[line.invoice_id].append(line)
+@dataclass
+class FlagContext:
+    """What flagging a set of drafts reads from the database, read once for all of them."""
+
+    previous: dict[int, list[Decimal]]
+    over_cap: set[int]
+    open_ar: dict[tuple[int, str], Decimal]
+
+
+def flag_context(invoices, *, over_cap_contracts=()) -> FlagContext:
+    """The contracts' recent issued totals, the contracts with time held over a cap (plus
+    `over_cap_contracts`: holds being written in the same transaction), and the open AR of clients with
+    a credit limit."""
+    contracts = {invoice.contract_id for invoice in invoices}
     over_cap = set(
-        OverCapEntry.objects.filter(
-            plan__contract_id__in={invoice.contract_id for invoice in invoices}, status=HoldStatus.HELD
-        ).values_list("plan__contract_id", flat=True)
-    )
-    accounts = {invoice.account_id: invoice.account for invoice in invoices}
-    limited = [account for account in accounts.values() if account.credit_limit is not None]
+        OverCapEntry.objects.filter(plan__contract_id__in=contracts, status=HoldStatus.HELD).values_list(
+            "plan__contract_id", flat=True
+        )
+    ) | set(over_cap_contracts)
+    limited = {invoice.account.pk for invoice in invoices if invoice.account.credit_limit is not None}
     open_ar = defaultdict(lambda: ZERO)
     if limited:
         for client_id, currency, total in (
-            ArItem.objects.filter(client_id__in=[a.pk for a in limited])
+            ArItem.objects.filter(client_id__in=limited)
             .values("client_id", "currency")
             .annotate(total=Sum("open_amount"))
             .values_list("client_id", "currency", "total")
         ):
             open_ar[(client_id, currency)] += total or ZERO
-    flags = {}
-    for invoice in invoices:
-        found = []
-        history = previous.get(invoice.contract_id, [])
-        if history:
-            mean = sum(history, ZERO) / len(history)
-            if mean and abs(invoice.total_amount - mean) > mean * DEVIATION:
-                found.append(
-                    {
-                        "code": "deviation",
-                        "message": f"Total {format_money(invoice.total_amount, invoice.currency)} "
-                        "is more than 30% "
-                        f"off the mean of the last {len(history)} invoices "
-                        f"({format_money(mean, invoice.currency)}).",
-                    }
-                )
-        zero = [
-            line
-            for line in lines[invoice.pk]
-            if line.unit_price == 0 and line.source_type != SourceType.MANUAL
-        ]
-        if zero:
-            found.append({"code": "zero_rate", "message": f"{len(zero)} line(s) at a rate of 0."})
-        if invoice.contract_id in over_cap:
+    return FlagContext(previous=_previous_totals(invoices), over_cap=over_cap, open_ar=open_ar)
+
+
+def flags_for(invoice, lines, context: FlagContext) -> list[dict]:
+    """A draft's flags: total off the contract's recent invoices by more than 30%, a line at rate 0,
+    time held over a cap, work older than 60 days, a client over its limit. `lines` are the draft's
+    lines (saved or not: only their source type, unit price and period start are read)."""
+    found = []
+    history = context.previous.get(invoice.contract_id, [])
+    if history:
+        mean = sum(history, ZERO) / len(history)
+        if mean and abs(invoice.total_amount - mean) > mean * DEVIATION:
             found.append(
-                {"code": "over_cap", "message": "Time of this contract is held over its not-to-exceed cap."}
+                {
+                    "code": "deviation",
+                    "message": f"Total {format_money(invoice.total_amount, invoice.currency)} "
+                    "is more than 30% "
+                    f"off the mean of the last {len(history)} invoices "
+                    f"({format_money(mean, invoice.currency)}).",
+                }
             )
-        if invoice.period_end:
-            oldest = min(
-                (
-                    line.period_start
-                    for line in lines[invoice.pk]
-                    if line.period_start and line.source_type in (SourceType.TIME, SourceType.EXPENSE)
-                ),
-                default=None,
+    zero = [line for line in lines if line.unit_price == 0 and line.source_type != SourceType.MANUAL]
+    if zero:
+        found.append({"code": "zero_rate", "message": f"{len(zero)} line(s) at a rate of 0."})
+    if invoice.contract_id in context.over_cap:
+        found.append(
+            {"code": "over_cap", "message": "Time of this contract is held over its not-to-exceed cap."}
+        )
+    if invoice.period_end:
+        oldest = min(
+            (
+                line.period_start
+                for line in lines
+                if line.period_start and line.source_type in (SourceType.TIME, SourceType.EXPENSE)
+            ),
+            default=None,
+        )
+        if oldest and oldest < invoice.period_end - timedelta(days=STALE_DAYS):
+            found.append(
+                {
+                    "code": "stale_work",
+                    "message": f"Includes work from {oldest}, more than {STALE_DAYS} days old.",
+                }
             )
-            if oldest and oldest < invoice.period_end - timedelta(days=STALE_DAYS):
-                found.append(
-                    {
-                        "code": "stale_work",
-                        "message": f"Includes work from {oldest}, more than {STALE_DAYS} days old.",
-                    }
-                )
-        account = accounts[invoice.account_id]
-        if account.credit_limit is not None:
-            exposure = open_ar[(account.pk, invoice.currency)] + invoice.total_amount
-            if exposure > account.credit_limit:
-                found.append(
-                    {
-                        "code": "credit_limit",
-                        "message": f"{account.name} would owe "
-                        f"{format_money(exposure, invoice.currency)}, over its "
-                        f"credit limit of {format_money(account.credit_limit, invoice.currency)}.",
-                    }
-                )
-        flags[invoice.pk] = found
-    return flags
+    account = invoice.account
+    if account.credit_limit is not None:
+        exposure = context.open_ar[(account.pk, invoice.currency)] + invoice.total_amount
+        if exposure > account.credit_limit:
+            found.append(
+                {
+                    "code": "credit_limit",
+                    "message": f"{account.name} would owe "
+                    f"{format_money(exposure, invoice.currency)}, over its "
+                    f"credit limit of {format_money(account.credit_limit, invoice.currency)}.",
+                }
+            )
+    return found
+
+
+def invoice_flags(invoices) -> dict[int, list[dict]]:
+    """{invoice id: [{"code", "message"}]} for saved drafts (see `flags_for`)."""
+    invoices = [invoice for invoice in invoices if invoice.pk]
+    if not invoices:
+        return {}
+    lines = defaultdict(list)
+    for line in InvoiceLine.objects.filter(invoice_id__in=[invoice.pk for invoice in invoices]).only(
+        "invoice_id", "source_type", "unit_price", "period_start", "description"
+    ):
+        lines[line.invoice_id].append(line)
+    context = flag_context(invoices)
+    return {invoice.pk: flags_for(invoice, lines[invoice.pk], context) for invoice in invoices}
 
 
 def refresh_flags(invoices) -> None:

@@ -22,7 +22,7 @@ from crm.models import Account, Contract
 from projects.choices import EntryStatus
 from projects.models import TimeEntry
 
-CHUNK_CONTRACTS = getattr(settings, "BILLING_CHUNK_CONTRACTS", 50)
+CHUNK_CONTRACTS = getattr(settings, "BILLING_CHUNK_CONTRACTS", 200)
 
 
 def _scope_ids(values, model, legal_entity, label: str) -> list[int]:
@@ -161,7 +161,7 @@ def _bill_chunk(run: BillingRun, contract_ids: list[int], *, wait: bool) -> list
         )
         if not locked:
             return todo
-        drafts = draft_contracts(locked, run.period_end)
+        drafts = draft_contracts(locked, run.period_end, entry_ids=True)
         result = write_drafts(run=run, drafts=drafts)
         RunContract.objects.bulk_create(
             RunContract(run=run, contract_id=pk, invoice=result.invoices.get(pk)) for pk in locked

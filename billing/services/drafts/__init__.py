@@ -16,9 +16,10 @@ from projects.models import Project, Role
 __all__ = ["ContractDraft", "DraftLine", "EntryLink", "MovementSpec", "OverCapSpec", "draft_contracts"]
 
 
-def draft_contracts(contract_ids, period_end: date) -> dict[int, ContractDraft]:
+def draft_contracts(contract_ids, period_end: date, *, entry_ids: bool = False) -> dict[int, ContractDraft]:
     """One draft per contract (in id order), lines in a fixed order: scheduled items by date, time by
-    project, role and rate, capped and retainer time, expenses by category. Same data, same drafts."""
+    project, role and rate, capped and retainer time, expenses by category. Same data, same drafts.
+    `entry_ids`: every time line lists the entries it bills (a run writes their links from them)."""
     contracts = Contract.objects.filter(pk__in=list(contract_ids)).select_related("account").order_by("pk")
     drafts = {contract.pk: ContractDraft(contract=contract) for contract in contracts}
     if not drafts:
@@ -31,7 +32,7 @@ def draft_contracts(contract_ids, period_end: date) -> dict[int, ContractDraft]:
     ):
         projects.setdefault(contract_id, project_id)
     draft_items(drafts, plans, period_end, projects)
-    draft_time(drafts, plans, period_end, roles)
+    draft_time(drafts, plans, period_end, roles, entry_ids=entry_ids)
     retainers = [plan for plan in plans.plans.values() if plan.billing_model == "retainer"]
     if retainers:
         ids = [plan.pk for plan in retainers]

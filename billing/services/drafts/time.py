@@ -5,7 +5,7 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Count, Exists, Max, Min, OuterRef, Sum
+from django.db.models import Aggregate, Count, Exists, Field, Max, Min, OuterRef, Sum
 
 from billing.choices import ExceptionKind, HoldStatus, SourceType
 from billing.models import InvoiceLine, OverCapEntry, TimeEntryBilling
@@ -32,6 +32,25 @@ def unbilled_time(contract_ids, period_end: date):
         .filter(~Exists(TimeEntryBilling.objects.filter(time_entry_id=OuterRef("pk"))))
         .filter(~Exists(OverCapEntry.objects.filter(time_entry_id=OuterRef("pk"))))
     )
+
+
+class EntryIds(Aggregate):
+    """The ids of a group's rows, so a run links the very entries it priced without reading them again:
+    an array on PostgreSQL, a comma-separated string elsewhere (see `ids_of`)."""
+
+    function = "ARRAY_AGG"
+    output_field = Field()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, function="GROUP_CONCAT", **extra_context)
+
+
+def ids_of(value) -> list[int]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [int(pk) for pk in value.split(",")]
+    return list(value)
 
 
 class PlanMap:
@@ -83,14 +102,25 @@ def _role_label(roles: dict, role_id) -> str:
     return roles.get(role_id, "Time")
 
 
-def draft_time(drafts: dict[int, ContractDraft], plans: PlanMap, period_end: date, roles: dict) -> None:
+def draft_time(
+    drafts: dict[int, ContractDraft],
+    plans: PlanMap,
+    period_end: date,
+    roles: dict,
+    *,
+    entry_ids: bool = False,
+) -> None:
     """Add the time lines (and over-cap holds) of each contract draft; a retainer's rows are left in
-    `retainer_rows` for `draft_retainer`."""
+    `retainer_rows` for `draft_retainer`. With `entry_ids`, each grouped line carries its entries' ids
+    (a run links them); a preview only needs the counts."""
     contract_ids = list(drafts)
+    totals = {"hours": Sum("hours"), "count": Count("id"), "first": Min("date"), "last": Max("date")}
+    if entry_ids:
+        totals["ids"] = EntryIds("id")
     groups = (
         unbilled_time(contract_ids, period_end)
         .values("project_id", "project__contract_id", "role_id", "bill_rate", "currency")
-        .annotate(hours=Sum("hours"), count=Count("id"), first=Min("date"), last=Max("date"))
+        .annotate(**totals)
         .order_by("project__contract_id", "project_id", "role_id", "bill_rate")
     )
     detailed: dict[int, set[tuple[int, int]]] = defaultdict(set)
@@ -131,8 +161,8 @@ def draft_time(drafts: dict[int, ContractDraft], plans: PlanMap, period_end: dat
                 plan_id=plan.pk,
                 project_id=group["project_id"],
                 role_id=group["role_id"],
-                time_key=(group["project_id"], group["role_id"], rate, plan.pk),
                 entry_count=group["count"],
+                entry_ids=ids_of(group.get("ids")),
                 first_date=group["first"],
                 last_date=group["last"],
             )
@@ -196,7 +226,8 @@ def _grouped_lines(draft, plan, rows, roles) -> list[DraftLine]:
             )
         line.quantity += hours
         line.last_date = day
-        line.entry_links.append(EntryLink(entry_id=entry_id, plan_id=plan.pk))
+        line.entry_count += 1
+        line.entry_ids.append(entry_id)
     for (_, role_id, rate), line in lines.items():
         line.amount = quantize(line.quantity * rate, currency)
         line.description = f"{_role_label(roles, role_id)}: {line.quantity} h at {rate:.2f}"

@@ -31,9 +31,9 @@ class DraftLine:
     period_start: date | None = None
     period_end: date | None = None
     tax_code: str = ""
-    # Time billed whole at the entries' rate, linked set-wise: (project_id, role_id, rate, plan_id).
-    time_key: tuple | None = None
+    # Entries billed whole at the line's rate: how many, and (when the caller asked for them) their ids.
     entry_count: int = 0
+    entry_ids: list[int] = field(default_factory=list)
     entry_links: list[EntryLink] = field(default_factory=list)
     expense_links: list[tuple[int, Decimal]] = field(default_factory=list)
     item_ids: list[int] = field(default_factory=list)

@@ -8,9 +8,11 @@ from decimal import Decimal
 
 import django_filters
 from django.db.models import Prefetch
+from django.http import HttpResponse
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
-from rest_framework import mixins, serializers, status
+from rest_framework import mixins, renderers, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -271,15 +273,26 @@ class DunningPolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Led
 # Runs
 
 
+class SkippedClientSerializer(serializers.Serializer):
+    client = serializers.IntegerField()
+    client_name = serializers.CharField()
+    kind = serializers.CharField(help_text="dispute, promise, or dispute/promise.")
+    reason = serializers.CharField(help_text="Why the client's invoices were not noticed, in words.")
+    items = serializers.ListField(child=serializers.CharField(), help_text="The invoice numbers on hold.")
+
+
 class DunningRunSerializer(serializers.ModelSerializer):
     created_by = serializers.CharField(source="created_by.username", read_only=True, allow_null=True)
+    skipped = SkippedClientSerializer(
+        many=True, read_only=True, help_text="Per client, the overdue invoices on hold and why."
+    )
 
     class Meta:
         model = DunningRun
         fields = [
             "id", "legal_entity", "as_of", "trigger", "status", "progress", "clients_evaluated",
-            "notices_created", "items_noticed", "started_at", "finished_at", "error", "created_by",
-            "created_at",
+            "notices_created", "items_noticed", "items_on_hold", "skipped", "started_at", "finished_at",
+            "error", "created_by", "created_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -325,6 +338,23 @@ class DunningRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Ledger
 
 
 # Notices
+
+
+class PdfRenderer(renderers.BaseRenderer):
+    """Lets a client ask for `Accept: application/pdf`; an error body is still sent as JSON."""
+
+    media_type = "application/pdf"
+    format = "pdf"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, bytes):
+            return data
+        response = (renderer_context or {}).get("response")
+        if response is not None:
+            response["Content-Type"] = "application/json"
+        return renderers.JSONRenderer().render(data)
 
 
 class DunningNoticeItemSerializer(serializers.ModelSerializer):
@@ -410,6 +440,18 @@ class DunningNoticeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Led
         return DunningNotice.objects.select_related("client").prefetch_related(
             Prefetch("items", queryset=items)
         )
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"], renderer_classes=[renderers.JSONRenderer, PdfRenderer])
+    def pdf(self, request, pk=None):
+        """The reminder letter as a PDF: the invoices with days overdue and open, fee, interest, total due."""
+        from ledger.services.dunning.letters import render_notice_pdf
+        from ledger.services.dunning.notices import notice_filename
+
+        notice = self.get_object()
+        response = HttpResponse(render_notice_pdf(notice), content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="{notice_filename(notice)}"'
+        return response
 
     @extend_schema(request=None, responses=DunningNoticeSerializer)
     @action(detail=True, methods=["post"])

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from ledger.api import dunning, views, views_reports
+from ledger.api import collections, dunning, views, views_reports
 
 router = SimpleRouter()
 router.register("legal-entities", views.LegalEntityViewSet, basename="legal-entity")
@@ -15,6 +15,7 @@ router.register("write-offs", views.WriteOffViewSet, basename="write-off")
 router.register("dunning-policies", dunning.DunningPolicyViewSet, basename="dunning-policy")
 router.register("dunning-runs", dunning.DunningRunViewSet, basename="dunning-run")
 router.register("dunning-notices", dunning.DunningNoticeViewSet, basename="dunning-notice")
+router.register("collection-holds", collections.CollectionHoldViewSet, basename="collection-hold")
 
 urlpatterns = [
     *router.urls,

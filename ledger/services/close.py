@@ -5,7 +5,9 @@ Closing is finance's job: the roles have no separate "finance admin", so the fin
 who pass every role check) may close and reopen.
 """
 
-from django.db import transaction
+from datetime import date
+
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core import audit
@@ -17,6 +19,25 @@ from ledger.choices import PeriodStatus
 from ledger.close_checklist import close_checklist
 from ledger.models import FiscalPeriod, PeriodCloseReport
 from ledger.reports.financial import fiscal_year_start, profit_and_loss, trial_balance
+
+
+def share_lock_periods(legal_entity_ids, start: date, end: date) -> None:
+    """Hold a share lock, until the caller's transaction commits, on the periods a write is dated in.
+
+    `close_period` locks the period row for update, so a close waits for writes in flight into the month
+    (and its checklist then sees them), and a write that starts during a close waits and then reads the
+    period as closed. Share locks do not block each other, so writers never wait for one another.
+    """
+    entity_ids = sorted(set(legal_entity_ids))
+    if connection.vendor != "postgresql" or not connection.in_atomic_block or not entity_ids:
+        return
+    table = connection.ops.quote_name(FiscalPeriod._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT id FROM {table} WHERE legal_entity_id = ANY(%s) AND start <= %s AND "end" >= %s '  # noqa: S608
+            "ORDER BY id FOR SHARE",
+            [entity_ids, end, start],
+        )
 
 
 class CloseBlocked(DomainError):

@@ -4,7 +4,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db import connection, models
+from django.db import models
 
 from core.audit import object_type_of
 from core.errors import ValidationFailed
@@ -14,6 +14,7 @@ from core.models import AuditEvent
 from ledger.choices import PeriodStatus
 from ledger.errors import PeriodClosed
 from ledger.models import Currency, FiscalPeriod
+from ledger.services.close import share_lock_periods
 
 ZERO = Decimal(0)
 QUARTER = Decimal("0.25")
@@ -67,27 +68,13 @@ def check_positive(value: Decimal | None, field: str, what: str, *, allow_zero: 
         raise ValidationFailed(f"The {what} must be more than 0.", fields={field: ["Must be more than 0."]})
 
 
-def _share_periods(legal_entity_ids: set[int], start: date, end: date) -> None:
-    """Hold a share lock on the periods a write is dated in, until it commits: closing a period locks its
-    row for update, so a close waits for time and expenses being written into it (and then sees them on
-    its checklist), and a write that starts during a close waits and then sees the period closed."""
-    if connection.vendor != "postgresql" or not connection.in_atomic_block or not legal_entity_ids:
-        return
-    table = connection.ops.quote_name(FiscalPeriod._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f'SELECT id FROM {table} WHERE legal_entity_id = ANY(%s) AND start <= %s AND "end" >= %s '  # noqa: S608
-            "ORDER BY id FOR SHARE",
-            [sorted(legal_entity_ids), end, start],
-        )
-
-
 def closed_periods(legal_entity_ids: Iterable[int], start: date, end: date) -> dict[int, list[tuple]]:
     """Closed fiscal periods per legal entity overlapping start..end: {entity: [(start, end, label)]}.
 
-    Called by writes only: the periods stay share-locked until the write commits (`_share_periods`)."""
+    Called by writes only: the periods stay share-locked until the write commits, so a close cannot slip
+    in between this check and the commit (see `share_lock_periods`)."""
     legal_entity_ids = set(legal_entity_ids)
-    _share_periods(legal_entity_ids, start, end)
+    share_lock_periods(legal_entity_ids, start, end)
     found: dict[int, list[tuple]] = {}
     rows = FiscalPeriod.objects.filter(
         legal_entity_id__in=legal_entity_ids,

@@ -10,6 +10,7 @@ from ledger.choices import PeriodStatus
 from ledger.errors import PeriodClosed
 from ledger.models import ArItem, Currency, LegalEntity
 from ledger.selectors import period_for
+from ledger.services.close import share_lock_periods
 
 ZERO = Decimal(0)
 
@@ -24,6 +25,7 @@ def _lock(ids: Iterable[int]) -> dict[int, ArItem]:
 def _check_open_period(legal_entity_id: int, on: date, field: str = "on") -> None:
     """Refuse AR changes dated in a closed period even when they post nothing: an allocation moves the
     open amounts that the closed month's aging and AR reconciliation were read from."""
+    share_lock_periods([legal_entity_id], on, on)
     period = period_for(legal_entity_id, on)
     if period.status != PeriodStatus.OPEN:
         raise PeriodClosed(

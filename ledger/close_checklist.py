@@ -24,6 +24,7 @@ Six items, each `ok`, `blocking` or `warning`, with a sentence, its figures, the
 Every item is a handful of aggregate queries, whatever the volume.
 """
 
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
@@ -159,6 +160,22 @@ def unapproved_work(period: FiscalPeriod) -> ChecklistItem:
             f"{entries} time entries ({figures['hours']} h) and {expenses} expenses dated in the month "
             f"are not approved, from {len(rows)} {'person' if len(rows) == 1 else 'people'}."
         )
+        # Finance cannot approve: name the project managers the submitted work waits for.
+        approvers: dict[str, int] = defaultdict(int)
+        for model in (TimeEntry, Expense):
+            for name, count in (
+                model.objects.filter(status=EntryStatus.SUBMITTED, **scope)
+                .values_list("project__manager__name")
+                .annotate(count=Count("pk"))
+                .order_by()
+            ):
+                approvers[name or "a project without a manager"] += count
+        if approvers:
+            sentence += (
+                " Submitted, waiting for "
+                + ", ".join(f"{name} ({count})" for name, count in sorted(approvers.items()))
+                + "."
+            )
     else:
         sentence = "Every time entry and expense dated in the month is approved."
     return ChecklistItem(
@@ -170,7 +187,7 @@ def unapproved_work(period: FiscalPeriod) -> ChecklistItem:
         rows=rows[:ROW_LIMIT],
         row_count=len(rows),
         fix_url=_url("projects:approvals"),
-        fix_label="Open the approvals inbox",
+        fix_label="Approvals inbox (project managers)",
     )
 
 

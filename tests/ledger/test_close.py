@@ -95,6 +95,8 @@ def test_unapproved_time_and_expenses_block_by_person(march):
     TimeEntry.objects.filter(pk__in=[draft.pk, april.pk]).update(status=EntryStatus.DRAFT)
     TimeEntry.objects.filter(pk=submitted.pk).update(status=EntryStatus.SUBMITTED)
     Expense.objects.filter(pk=expense.pk).update(status=EntryStatus.REJECTED)
+    project.manager = people.sam
+    project.save(update_fields=["manager"])
 
     item = items(march.period)["approvals"]
 
@@ -107,6 +109,8 @@ def test_unapproved_time_and_expenses_block_by_person(march):
     assert item.row_count == 2
     assert item.fix_url == reverse("projects:approvals")
     assert "2 time entries (5.50 h) and 1 expenses" in item.sentence
+    # Finance cannot approve; the sentence names whom the submitted work waits for.
+    assert item.sentence.endswith("Submitted, waiting for Sam Senior (1).")
 
 
 def test_billing_blocks_until_a_whole_entity_run_reaches_the_month_end(worked, finance, client_account):

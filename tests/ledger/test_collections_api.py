@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core.models import Event
@@ -192,3 +193,24 @@ def test_schema_describes_collection_holds(finance_client):
     assert "/api/v1/collection-holds/" in schema["paths"]
     assert "/api/v1/collection-holds/{id}/resolve/" in schema["paths"]
     assert "/api/v1/dunning-notices/{id}/pdf/" in schema["paths"]
+
+
+def test_the_hold_list_does_not_query_per_row(finance_client, usd_entity, acme, make_user):
+    finance = make_user(Role.FINANCE)
+    items = [
+        post_invoice(usd_entity, acme, number, "100.00", on=date(2026, 1, 2), due=date(2026, 2, 1))
+        for number in range(1, 5)
+    ]
+    open_dispute(actor=finance, ar_item=items[0], reason="One")
+    with CaptureQueriesContext(connection) as one:
+        assert len(finance_client.get(HOLDS).json()["results"]) == 1
+    for item in items[1:]:
+        open_dispute(actor=finance, ar_item=item, reason="More")
+    with CaptureQueriesContext(connection) as four:
+        assert len(finance_client.get(HOLDS).json()["results"]) == 4
+
+    def reads(context):
+        # The role lookup is cached on the user between requests or not; only the list's reads count.
+        return [query for query in context.captured_queries if "auth_group" not in query["sql"]]
+
+    assert len(reads(four)) == len(reads(one)) == 1

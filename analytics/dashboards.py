@@ -1,0 +1,375 @@
+"""What the dashboards show, read from the rollups (and the ledger's own reports for AR): one function per
+page section, each returning plain data the templates and the CSV downloads share."""
+
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, DecimalField, Min, Q, Sum
+from django.db.models.functions import TruncMonth
+
+from analytics.kpis import KPIS, ZERO, available_hours, percent, present, prior_period, trend, weekdays
+from analytics.models import DailyRollup, RollupState, TimeFact
+from analytics.selectors import kpi_report
+from core.money import format_money
+from crm.models import Contract
+from ledger.models import LegalEntity
+from ledger.reports.aging import ar_aging
+from ledger.reports.dso import dso_countback
+from projects.choices import EntryStatus
+from projects.models import Person, Project, TimeEntry
+from projects.weeks import week_start
+
+EXACT = DecimalField(max_digits=30, decimal_places=6)
+CARDS = (
+    "utilization", "billable_utilization", "realization", "effective_rate", "revenue", "margin",
+    "margin_percent", "wip", "backlog", "deferred_revenue", "dso", "days_to_invoice",
+)  # fmt: skip
+CARD_UNITS = {"backlog": "money", "wip": "money", "deferred_revenue": "money", "days_to_invoice": "days"}
+AGE_BUCKETS = (("0_30", 0, 30), ("31_60", 31, 60), ("61_90", 61, 90), ("over_90", 91, None))
+
+
+def _month_start(day: date) -> date:
+    return date(day.year, day.month, 1)
+
+
+def _months_back(end: date, count: int) -> list[date]:
+    months = [_month_start(end)]
+    while len(months) < count:
+        months.append(_month_start(months[-1] - timedelta(days=1)))
+    return list(reversed(months))
+
+
+def freshness() -> RollupState | None:
+    return RollupState.objects.filter(name="work").first()
+
+
+def kpi_cards(start: date, end: date, currency: str | None) -> list[dict]:
+    """The executive's cards: each KPI of the period in `currency`, against the prior period as long."""
+    now = kpi_report(start=start, end=end, group_by="month")
+    before = kpi_report(start=prior_period(start, end)[0], end=prior_period(start, end)[1], group_by="month")
+
+    def pick(report):
+        return next((total for total in report["totals"] if total["currency"] == currency), {})
+
+    current, previous = pick(now), pick(before)
+    cards = []
+    for name in CARDS:
+        kpi = KPIS[name]
+        cards.append(
+            {
+                "name": name,
+                "label": kpi.label,
+                "formula": kpi.formula,
+                "unit": CARD_UNITS.get(name, kpi.unit),
+                "value": current.get(name),
+                "trend": trend(current.get(name), previous.get(name)),
+                # A rising cost or DSO is bad news; everything else on the cards is better higher.
+                "lower_is_better": name in ("dso", "days_to_invoice"),
+            }
+        )
+    return cards
+
+
+def currencies(end: date) -> list[str]:
+    found = set(LegalEntity.objects.values_list("functional_currency", flat=True))
+    found |= set(DailyRollup.objects.filter(date__lte=end).values_list("currency", flat=True).distinct())
+    return sorted(found)
+
+
+def monthly(end: date, currency: str, months: int = 12) -> dict:
+    """Revenue (GL), billed value, margin and bookings per month for the `months` months up to `end`."""
+    first = _months_back(end, months)[0]
+    report = kpi_report(start=first, end=end, group_by="month")
+    rows = {row["key"]: row for row in report["rows"] if row["currency"] in (currency, None)}
+    bookings = dict(
+        Contract.objects.filter(currency=currency, created_at__date__gte=first, created_at__date__lte=end)
+        .annotate(month=TruncMonth("created_at"))
+        .values_list("month")
+        .annotate(total=Sum("total_amount", output_field=EXACT))
+        .order_by()
+    )
+    bookings = {(m.date() if hasattr(m, "date") else m): v for m, v in bookings.items()}
+    result = {"labels": [], "revenue": [], "margin": [], "billed": [], "bookings": [], "margin_percent": []}
+    for month in _months_back(end, months):
+        row = rows.get(month.isoformat(), {})
+        result["labels"].append(month.strftime("%b %Y"))
+        result["revenue"].append(str(row.get("revenue") or ZERO))
+        result["margin"].append(str(row.get("margin") or ZERO))
+        result["billed"].append(str(row.get("billed_value") or ZERO))
+        result["margin_percent"].append(
+            str(row["margin_percent"]) if row.get("margin_percent") is not None else None
+        )
+        result["bookings"].append(str(present(bookings.get(month, ZERO), "money", currency)))
+    return result
+
+
+def top_clients(start: date, end: date, currency: str, limit: int = 10) -> dict:
+    rows = [
+        row
+        for row in kpi_report(start=start, end=end, group_by="client")["rows"]
+        if row["currency"] == currency
+    ]
+    by_revenue = sorted((r for r in rows if r["revenue"]), key=lambda r: r["revenue"], reverse=True)[:limit]
+    by_margin = sorted((r for r in rows if r["billed_value"]), key=lambda r: r["margin"], reverse=True)[
+        :limit
+    ]
+    return {"by_revenue": by_revenue, "by_margin": by_margin}
+
+
+def aging(end: date) -> list[dict]:
+    """AR aging per legal entity in its functional currency on `end`, with its countback DSO."""
+    result = []
+    for entity in LegalEntity.objects.order_by("name"):
+        totals = ar_aging(legal_entity=entity, as_of=end, basis="functional")["totals"]
+        row = totals[0] if totals else None
+        result.append(
+            {
+                "entity": entity,
+                "currency": entity.functional_currency,
+                "buckets": {
+                    b: (row[b] if row else ZERO) for b in ("current", "1_30", "31_60", "61_90", "over_90")
+                },
+                "total": row["total"] if row else ZERO,
+                "dso": dso_countback(legal_entity=entity, as_of=end),
+            }
+        )
+    return result
+
+
+def dso_trend(end: date, months: int = 6) -> list[dict]:
+    """Countback DSO at each of the last `months` month ends (the current month: on `end`)."""
+    points = []
+    for entity in LegalEntity.objects.order_by("name"):
+        values = []
+        for month in _months_back(end, months):
+            last = min(end, _month_start(month + timedelta(days=32)) - timedelta(days=1))
+            values.append(dso_countback(legal_entity=entity, as_of=last))
+        points.append(
+            {
+                "entity": entity.name,
+                "labels": [m.strftime("%b %Y") for m in _months_back(end, months)],
+                "values": [str(v) if v is not None else None for v in values],
+            }
+        )
+    return points
+
+
+def wip_by_age(end: date) -> list[dict]:
+    """Unbilled WIP per client and currency in age buckets by work date (from the rollups)."""
+    filters = {}
+    for name, low, high in AGE_BUCKETS:
+        condition = Q(date__lte=end - timedelta(days=low))
+        if high is not None:
+            condition &= Q(date__gte=end - timedelta(days=high))
+        filters[name] = condition
+    rows = (
+        DailyRollup.objects.filter(date__lte=end, wip_value__gt=0)
+        .values("project__account_id", "project__account__name", "currency")
+        .annotate(**{name: Sum("wip_value", filter=q, output_field=EXACT) for name, q in filters.items()})
+        .order_by("project__account__name", "currency")
+    )
+    result = []
+    for row in rows:
+        buckets = {
+            name: present(Decimal(row[name] or 0), "money", row["currency"]) for name, _, _ in AGE_BUCKETS
+        }
+        result.append(
+            {
+                "client_id": row["project__account_id"],
+                "client": row["project__account__name"],
+                "currency": row["currency"],
+                "buckets": buckets,
+                "total": sum(buckets.values(), ZERO),
+            }
+        )
+    return result
+
+
+def deferred_by_month(end: date, months: int = 6) -> dict:
+    """Deferred revenue balance per legal entity at each month end (the ledger's per-day balances)."""
+    from analytics.selectors import _balance
+    from ledger.choices import AccountRole
+
+    labels = [m.strftime("%b %Y") for m in _months_back(end, months)]
+    series = defaultdict(list)
+    for month in _months_back(end, months):
+        last = min(end, _month_start(month + timedelta(days=32)) - timedelta(days=1))
+        balances = _balance(AccountRole.DEFERRED_REVENUE, last, -1)
+        for entity in LegalEntity.objects.order_by("name"):
+            series[(entity.name, entity.functional_currency)].append(
+                str(present(balances.get(entity.pk, ZERO), "money", entity.functional_currency))
+            )
+    return {
+        "labels": labels,
+        "series": [{"entity": k[0], "currency": k[1], "values": v} for k, v in series.items()],
+    }
+
+
+def project_health(*, start: date, end: date, manager: Person | None, today: date) -> list[dict]:
+    """Each active project's health, red / amber / green, with the reasons in words:
+    - budget burn (hours to date ÷ budget hours) ahead of the schedule (days elapsed ÷ duration) by more
+      than 10 points is amber, 25 red;
+    - margin to date under the project's target margin is amber, 10 points under red;
+    - unbilled WIP older than 60 days is amber, 90 red;
+    - time submitted and not approved for more than 7 days is amber."""
+    projects = Project.objects.filter(status="active").select_related("account", "manager").order_by("code")
+    if manager is not None:
+        projects = projects.filter(manager=manager)
+    projects = list(projects)
+    ids = [p.pk for p in projects]
+    to_date = {
+        row["project_id"]: row
+        for row in DailyRollup.objects.filter(project_id__in=ids, date__lte=end)
+        .values("project_id")
+        .annotate(
+            hours=Sum("hours", output_field=EXACT),
+            billed=Sum("billed_value", output_field=EXACT),
+            cost=Sum("time_cost", output_field=EXACT),
+            expenses=Sum("expense_cost", output_field=EXACT),
+            wip=Sum("wip_value", output_field=EXACT),
+            oldest_wip=Min("date", filter=Q(wip_value__gt=0)),
+        )
+        .order_by()
+    }
+    waiting = {
+        row["project_id"]: row
+        for row in TimeEntry.objects.filter(project_id__in=ids, status=EntryStatus.SUBMITTED)
+        .values("project_id")
+        .annotate(n=Count("pk"), hours=Sum("hours"), oldest=Min("submitted_at"))
+        .order_by()
+    }
+    result = []
+    for project in projects:
+        figures = to_date.get(project.pk, {})
+        reasons: list[tuple[str, str]] = []
+        hours = Decimal(figures.get("hours") or 0)
+        duration = (project.end - project.start).days + 1
+        elapsed = min(max((today - project.start).days + 1, 0), duration)
+        schedule = percent(Decimal(elapsed), Decimal(duration)) or ZERO
+        burn = percent(hours, project.budget_hours)
+        if burn is not None:
+            gap = burn - schedule
+            text = (
+                f"Budget {present(burn, 'percent')}% burnt at {present(schedule, 'percent')}% of the schedule"
+            )
+            if gap > 25:
+                reasons.append(("red", text))
+            elif gap > 10:
+                reasons.append(("amber", text))
+        billed = Decimal(figures.get("billed") or 0)
+        cost = Decimal(figures.get("cost") or 0) + Decimal(figures.get("expenses") or 0)
+        margin = percent(billed - cost, billed)
+        if (
+            margin is not None
+            and project.target_margin_percent is not None
+            and margin < project.target_margin_percent
+        ):
+            text = f"Margin {present(margin, 'percent')}% against a {project.target_margin_percent}% target"
+            reasons.append(("red" if margin < project.target_margin_percent - 10 else "amber", text))
+        oldest = figures.get("oldest_wip")
+        if oldest:
+            age = (end - oldest).days
+            unbilled = format_money(Decimal(figures["wip"]), project.currency)
+            text = f"{unbilled} unbilled, the oldest {age} days old"
+            if age > 90:
+                reasons.append(("red", text))
+            elif age > 60:
+                reasons.append(("amber", text))
+        pending = waiting.get(project.pk)
+        if pending and pending["oldest"] and (today - pending["oldest"].date()).days > 7:
+            reasons.append(
+                (
+                    "amber",
+                    f"{pending['n']} time entries ({pending['hours']} h) waiting for approval over 7 days",
+                )
+            )
+        status = "red" if any(r[0] == "red" for r in reasons) else "amber" if reasons else "green"
+        result.append(
+            {
+                "project": project,
+                "status": status,
+                "reasons": [text for _, text in reasons],
+                "hours": present(hours, "hours"),
+                "budget_hours": project.budget_hours,
+                "burn": present(burn, "percent"),
+                "schedule": present(schedule, "percent"),
+                "margin_percent": present(margin, "percent"),
+                "wip": present(Decimal(figures.get("wip") or 0), "money", project.currency),
+                "pending": pending["n"] if pending else 0,
+            }
+        )
+    order = {"red": 0, "amber": 1, "green": 2}
+    return sorted(result, key=lambda r: (order[r["status"]], r["project"].code))
+
+
+def consultant(person: Person, today: date, weeks: int = 12) -> dict:
+    """A consultant's own figures: hours this week and month against capacity (every status but rejected,
+    read from their own entries), approved utilization per week (rollups) and weeks logged under capacity."""
+    monday = week_start(today)
+    month = _month_start(today)
+    own = TimeEntry.objects.filter(person=person).exclude(status=EntryStatus.REJECTED)
+    week_hours = own.filter(date__gte=monday, date__lte=monday + timedelta(days=6)).aggregate(h=Sum("hours"))[
+        "h"
+    ]
+    month_hours = own.filter(date__gte=month, date__lte=today).aggregate(h=Sum("hours"))["h"]
+    capacity = person.capacity_hours_per_week
+    first = monday - timedelta(weeks=weeks - 1)
+    approved = defaultdict(lambda: [ZERO, ZERO])
+    for day, hours, billable in DailyRollup.objects.filter(
+        person=person, date__gte=first, date__lte=today
+    ).values_list("date", "hours", "billable_hours"):
+        approved[week_start(day)][0] += hours
+        approved[week_start(day)][1] += billable
+    logged = defaultdict(lambda: ZERO)
+    for day, hours in own.filter(date__gte=first, date__lte=today).values_list("date", "hours"):
+        logged[week_start(day)] += hours
+    trend_rows, missing = [], []
+    for index in range(weeks):
+        start = first + timedelta(weeks=index)
+        available = (
+            capacity if start + timedelta(days=4) <= today else available_hours(capacity, start, today)
+        )
+        hours, billable = approved[start]
+        trend_rows.append(
+            {
+                "week": start,
+                "utilization": present(percent(hours, available), "percent"),
+                "billable_utilization": present(percent(billable, available), "percent"),
+            }
+        )
+        if start < monday and logged[start] < capacity:
+            missing.append(
+                {
+                    "week": start,
+                    "logged": logged[start],
+                    "capacity": capacity,
+                    "gap": capacity - logged[start],
+                }
+            )
+    week_capacity = available_hours(capacity, monday, monday + timedelta(days=6))
+    month_capacity = available_hours(capacity, month, today)
+    return {
+        "week_start": monday,
+        "week_hours": week_hours or ZERO,
+        "week_capacity": week_capacity,
+        "week_percent": present(percent(week_hours or ZERO, week_capacity), "percent"),
+        "month_hours": month_hours or ZERO,
+        "month_capacity": present(month_capacity, "hours"),
+        "month_percent": present(percent(month_hours or ZERO, month_capacity), "percent"),
+        "trend": trend_rows,
+        "missing": missing,
+        "workdays_this_month": weekdays(month, today),
+    }
+
+
+def work_rows(*, start: date, end: date, person=None, project=None, client=None):
+    """The approved time behind a figure: one fact per entry, newest first (the drill-down's rows)."""
+    facts = TimeFact.objects.filter(date__gte=start, date__lte=end)
+    if person:
+        facts = facts.filter(person_id=person)
+    if project:
+        facts = facts.filter(project_id=project)
+    if client:
+        facts = facts.filter(project_id__in=Project.objects.filter(account_id=client).values("pk"))
+    return facts.order_by("-date", "-time_entry_id")

@@ -22,6 +22,7 @@ urlpatterns = [
     path("projects/", include("projects.urls")),
     path("billing/", include("billing.urls")),
     path("revenue/", include("revrec.urls")),
+    path("dashboards/", include("analytics.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -241,8 +241,20 @@ def _unbilled_reasons(period: FiscalPeriod) -> list[dict]:
         TimeEntry.objects.filter(
             project__legal_entity=entity, date__lte=period.end, status=EntryStatus.APPROVED
         )
-        .filter(Exists(OverCapEntry.objects.filter(time_entry_id=OuterRef("pk"), status=HoldStatus.HELD)))
-        .annotate(reason=Value("over_cap", output_field=CharField()))
+        .filter(
+            Exists(
+                OverCapEntry.objects.filter(
+                    time_entry_id=OuterRef("pk"), status__in=(HoldStatus.HELD, HoldStatus.RELEASED)
+                )
+            )
+        )
+        .annotate(
+            reason=Case(
+                When(over_cap__status=HoldStatus.RELEASED, then=Value("cap_raised")),
+                default=Value("over_cap"),
+                output_field=CharField(),
+            )
+        )
         .values(*keys)
         .annotate(count=Count("pk"), hours=Sum("hours"))
         .order_by()
@@ -265,6 +277,7 @@ def _unbilled_reasons(period: FiscalPeriod) -> list[dict]:
 
 UNBILLED_REASONS = {
     "over_cap": "over its contract's cap, held for a write-off or a change order",
+    "cap_raised": "was over the cap; the cap is raised and the next run bills it",
     "no_plan": "its contract has no billing plan for it",
     "no_contract": "its project has no contract",
     "awaiting_run": "not billed yet (approved after the last run, or outside its scope)",

@@ -12,6 +12,8 @@ import pytest
 from django.db import connections, transaction
 from django.urls import reverse
 
+from billing.choices import HoldStatus
+from billing.models import BillingPlan, OverCapEntry
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from core.models import AuditEvent, Event
 from crm.models import Account
@@ -141,13 +143,23 @@ def test_billing_blocks_until_a_whole_entity_run_reaches_the_month_end(worked, f
         tasks=[{"name": "Build", "billable": True}],
     )
     approved_time(worked.people.sam, internal, date(2026, 3, 3), "4", "150.00")
+    # Held over the cap, and released by a raised cap (billed by the next run).
+    plan = BillingPlan.objects.get(contract=worked.contract)
+    held = approved_time(worked.people.sam, worked.project, date(2026, 3, 25), "5", "150.00")
+    raised = approved_time(worked.people.ana, worked.project, date(2026, 3, 26), "1", "150.00")
+    OverCapEntry.objects.create(time_entry=held, plan=plan, hours=D("5"), amount=D("750.00"))
+    OverCapEntry.objects.create(
+        time_entry=raised, plan=plan, hours=D("1"), amount=D("150.00"), status=HoldStatus.RELEASED
+    )
     item = items(worked.period)["billing"]
     assert item.status == "warning"
     assert [(r["code"], r["reason"], r["time_entries"], r["hours"]) for r in item.rows] == [
         ("INT-1", "no_contract", 1, D("4.00")),
         (worked.project.code, "awaiting_run", 1, D("2.00")),
+        (worked.project.code, "cap_raised", 1, D("1.00")),
+        (worked.project.code, "over_cap", 1, D("5.00")),
     ]
-    assert item.figures["unbilled_hours"] == D("6.00")
+    assert item.figures["unbilled_hours"] == D("12.00")
     assert item.fix_url == reverse("billing:report-wip")
 
 

@@ -18,7 +18,7 @@ from bench.harness import (
     run_isolated,
     write_results,
 )
-from bench.workloads import billing, posting, reports
+from bench.workloads import billing, posting, reports, revenue
 
 DEFAULT_N = 1_000_000
 SMOKE_N = 2_000
@@ -154,6 +154,37 @@ def _reports(database_url: str, n: int) -> list[Measurement]:
     ]
 
 
+def _revenue(database_url: str, n: int) -> list[Measurement]:
+    """W6 revenue: obligations made (untimed), one revenue run over all of them, a COPY of what it wrote."""
+    prepared = run_isolated(revenue.prepare_obligations, database_url=database_url)
+    run = run_isolated(revenue.revenue_run, database_url=database_url)
+    check = run_isolated(revenue.check_revenue, database_url=database_url, run_id=run["run_id"])
+    if not check["ok"]:
+        raise SystemExit(f"W6 revenue run disagrees with the ledger: {check}")
+    baseline = run_isolated(
+        revenue.copy_baseline,
+        database_url=database_url,
+        run_id=run["run_id"],
+        last_entry_before=run["last_entry_before"],
+    )
+    ratio = baseline["seconds"] / run["seconds"]
+    return [
+        Measurement(
+            workload="W6 revenue run",
+            scale=n,
+            seconds=run["seconds"],
+            baseline=f"COPY {baseline['total_rows']:,} rows it wrote",
+            baseline_seconds=baseline["seconds"],
+            ratio_kind="baseline/workload",
+            ratio=ratio,
+            target=">= 0.25",
+            met=ratio >= 0.25,
+            peak_rss_mb=run["peak_rss_mb"],
+            extra={"run": run, "check": check, "baseline": baseline, "obligations": prepared},
+        )
+    ]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
@@ -165,7 +196,9 @@ def main(argv=None) -> int:
     parser.add_argument("--smoke", action="store_true", help=f"everything at a tiny scale (n={SMOKE_N:,})")
     parser.add_argument("--scale", action="store_true", help="also run W1 and W2 at n/4 and n/2 (growth)")
     parser.add_argument(
-        "--only", default="W1,W2,W3", help="the workloads to run, comma-separated (default W1,W2,W3)"
+        "--only",
+        default="W1,W2,W3,W6",
+        help="the workloads to run, comma-separated (default W1,W2,W3,W6; W6 needs W1's invoices)",
     )
     parser.add_argument(
         "--database", default=BENCH_DATABASE, help=f"the database to (re)create (default {BENCH_DATABASE})"
@@ -193,6 +226,9 @@ def main(argv=None) -> int:
         if "W3" in only and scale == n:
             print("W3 trial balance …", flush=True)
             measurements += _reports(database_url, scale)
+        if "W6" in only and "W1" in only:
+            print(f"W6 revenue run at n={scale:,} …", flush=True)
+            measurements += _revenue(database_url, scale)
     meta = {
         "n": n,
         "smoke": args.smoke,

@@ -26,8 +26,11 @@ def fan_out_event(event_id: int) -> list[int]:
 
 @shared_task
 def fan_out_events(event_ids: list[int]) -> int:
-    """Fan out a batch of events recorded together (a bulk action); see `fan_out_event`."""
-    return sum(len(fan_out_event(event_id)) for event_id in event_ids)
+    """Fan out a batch of events recorded together (a bulk action) in one transaction; see `fan_out_event`."""
+    delivery_ids = webhooks.fan_out_events(event_ids=event_ids)
+    for delivery_id in delivery_ids:
+        deliver_webhook.delay(delivery_id)
+    return len(delivery_ids)
 
 
 @shared_task

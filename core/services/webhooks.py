@@ -249,6 +249,32 @@ def fan_out_event(*, event_id: int) -> list[int]:
     )
 
 
+@transaction.atomic
+def fan_out_events(*, event_ids) -> list[int]:
+    """`fan_out_event` for a batch of events recorded together (a bulk release): the subscriptions read
+    once, one insert of deliveries, one update of the events; ids of the pending deliveries."""
+    ids = sorted(set(event_ids))
+    events = list(Event.objects.filter(pk__in=ids))
+    if not events:
+        return []
+    active = list(WebhookSubscription.objects.filter(active=True))
+    label = WebhookSubscription._meta.label_lower
+    deliveries = []
+    for event in events:
+        if event.type == PING_EVENT_TYPE:
+            wanted = [s for s in active if event.subject_type == label and str(s.pk) == event.subject_id]
+        else:
+            wanted = [s for s in active if s.wants(event.type)]
+        deliveries += [WebhookDelivery(subscription=s, event=event) for s in wanted]
+    WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+    Event.objects.filter(pk__in=ids, fanned_out_at__isnull=True).update(fanned_out_at=timezone.now())
+    return list(
+        WebhookDelivery.objects.filter(event_id__in=ids, status=WebhookDelivery.Status.PENDING)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+
+
 def event_payload(event: Event) -> bytes:
     """The request body: the event as the events feed renders it (decimals as strings)."""
     return JSONRenderer().render(EventSerializer(event).data)

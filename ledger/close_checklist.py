@@ -28,18 +28,18 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.urls import reverse
 
 from core.money import format_money, quantize
 from ledger.choices import AccountRole
 from ledger.models import FiscalPeriod, JournalEntry, JournalLine
 from ledger.reports.reconciliation import account_balances, ar_control_at_booking_rates, contract_positions
+from ledger.reports.unbilled import UNBILLED_REASONS, unbilled_by_reason
 
 OK, BLOCKING, WARNING = "ok", "blocking", "warning"
 ROW_LIMIT = 20
 ZERO = Decimal(0)
-TIME_MODELS = ("time_and_materials", "retainer")
 
 
 @dataclass
@@ -191,99 +191,6 @@ def unapproved_work(period: FiscalPeriod) -> ChecklistItem:
     )
 
 
-def _unbilled_reasons(period: FiscalPeriod) -> list[dict]:
-    """Approved billable work up to the month end that no invoice has taken, per project and reason."""
-    from django.db.models import Case, CharField, Value, When
-
-    from billing.choices import HoldStatus, PlanStatus
-    from billing.models import BillingPlan, OverCapEntry
-    from billing.reports.wip import unbilled_expenses, unbilled_time
-    from projects.choices import EntryStatus
-    from projects.models import TimeEntry
-
-    entity = period.legal_entity
-    plans = BillingPlan.objects.filter(contract_id=OuterRef("project__contract_id"), status=PlanStatus.ACTIVE)
-    reason = Case(
-        When(project__contract__isnull=True, then=Value("no_contract")),
-        When(~Exists(plans.filter(billing_model__in=TIME_MODELS)), then=Value("no_plan")),
-        default=Value("awaiting_run"),
-        output_field=CharField(),
-    )
-    expense_reason = Case(
-        When(project__contract__isnull=True, then=Value("no_contract")),
-        When(~Exists(plans), then=Value("no_plan")),
-        default=Value("awaiting_run"),
-        output_field=CharField(),
-    )
-    keys = ("project_id", "project__code", "project__name", "reason")
-    rows: dict[tuple, dict] = {}
-
-    def row(group: dict) -> dict:
-        key = tuple(group[name] for name in keys)
-        return rows.setdefault(
-            key,
-            {"project": group["project_id"], "code": group["project__code"], "name": group["project__name"],
-             "reason": group["reason"], "time_entries": 0, "hours": ZERO, "expenses": 0},
-        )  # fmt: skip
-
-    for group in (
-        unbilled_time(entity)
-        .filter(date__lte=period.end)
-        .annotate(reason=reason)
-        .values(*keys)
-        .annotate(count=Count("pk"), hours=Sum("hours"))
-        .order_by()
-    ):
-        target = row(group)
-        target["time_entries"] += group["count"]
-        target["hours"] += group["hours"] or ZERO
-    held = (
-        TimeEntry.objects.filter(
-            project__legal_entity=entity, date__lte=period.end, status=EntryStatus.APPROVED
-        )
-        .filter(
-            Exists(
-                OverCapEntry.objects.filter(
-                    time_entry_id=OuterRef("pk"), status__in=(HoldStatus.HELD, HoldStatus.RELEASED)
-                )
-            )
-        )
-        .annotate(
-            reason=Case(
-                When(over_cap__status=HoldStatus.RELEASED, then=Value("cap_raised")),
-                default=Value("over_cap"),
-                output_field=CharField(),
-            )
-        )
-        .values(*keys)
-        .annotate(count=Count("pk"), hours=Sum("hours"))
-        .order_by()
-    )
-    for group in held:
-        target = row(group)
-        target["time_entries"] += group["count"]
-        target["hours"] += group["hours"] or ZERO
-    for group in (
-        unbilled_expenses(entity)
-        .filter(date__lte=period.end)
-        .annotate(reason=expense_reason)
-        .values(*keys)
-        .annotate(count=Count("pk"))
-        .order_by()
-    ):
-        row(group)["expenses"] += group["count"]
-    return sorted(rows.values(), key=lambda r: (r["code"], r["reason"]))
-
-
-UNBILLED_REASONS = {
-    "over_cap": "over its contract's cap, held for a write-off or a change order",
-    "cap_raised": "was over the cap; the cap is raised and the next run bills it",
-    "no_plan": "its contract has no billing plan for it",
-    "no_contract": "its project has no contract",
-    "awaiting_run": "not billed yet (approved after the last run, or outside its scope)",
-}
-
-
 def billing_done(period: FiscalPeriod) -> ChecklistItem:
     """Item 2: a completed billing run reaching the month end, and what is still unbilled."""
     from billing.choices import InvoiceStatus, RunStatus
@@ -298,7 +205,7 @@ def billing_done(period: FiscalPeriod) -> ChecklistItem:
     )
     whole = [run for run in runs.order_by("-period_end", "-id")[:50] if not any((run.scope or {}).values())]
     scoped = runs.exists()
-    rows = _unbilled_reasons(period)
+    rows = unbilled_by_reason(period)
     for row in rows:
         row["explanation"] = UNBILLED_REASONS[row["reason"]]
     drafts = Invoice.objects.filter(

@@ -97,7 +97,7 @@ def test_home_follows_role_priority(client, login, monkeypatch):
 @pytest.mark.parametrize(
     ("roles", "is_staff", "expected"),
     [
-        ([Role.CONSULTANT], False, ["Home", "My week", "API keys", "API docs"]),
+        ([Role.CONSULTANT], False, ["Home", "My week", "My utilization", "API keys", "API docs"]),
         ([Role.INTEGRATOR], False, ["Home", "Sales", "API keys", "Webhooks", "Events", "API docs"]),
         (
             [Role.FINANCE],
@@ -109,6 +109,7 @@ def test_home_follows_role_priority(client, login, monkeypatch):
                 "Billing",
                 "Ledger",
                 "Revenue",
+                "Dashboards",
                 "API keys",
                 "Events",
                 "Audit log",
@@ -128,6 +129,9 @@ def test_home_follows_role_priority(client, login, monkeypatch):
                 "Billing",
                 "Ledger",
                 "Revenue",
+                "Dashboards",
+                "Project health",
+                "My utilization",
                 "API keys",
                 "Webhooks",
                 "Events",
@@ -148,6 +152,9 @@ def test_home_follows_role_priority(client, login, monkeypatch):
                 "Billing",
                 "Ledger",
                 "Revenue",
+                "Dashboards",
+                "Project health",
+                "My utilization",
                 "API keys",
                 "Webhooks",
                 "Events",

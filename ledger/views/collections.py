@@ -25,7 +25,7 @@ from ledger.forms import (
     currencies_in_use,
     date_input,
 )
-from ledger.models import ArItem, CollectionHold, DunningNotice
+from ledger.models import ArItem, CollectionHold, DunningNotice, DunningRun
 from ledger.services.ar import record_payment
 from ledger.services.collections import (
     log_collection_call,
@@ -163,6 +163,7 @@ def collections_workbench(request):
             descending=descending,
             rows=paginate(request, rows, WORKBENCH_PAGE_SIZE),
             totals=workbench_totals(rows, entity.functional_currency),
+            last_run=DunningRun.objects.filter(legal_entity=entity).order_by("-id").first(),
             chart={
                 "currency": entity.functional_currency,
                 "labels": [point["date"].isoformat() for point in points],
@@ -180,8 +181,11 @@ def _client(pk: int) -> Account:
 
 def _client_page(request, client: Account, bound: dict | None = None, status: int = 200):
     as_of = timezone.localdate()
+    # Prefixed: the forms share one page, so their field ids must not collide.
     forms_by_name = {
-        name: form_class(client=client) for name, form_class in FORMS.items() if name != "resolve"
+        name: form_class(client=client, prefix=name)
+        for name, form_class in FORMS.items()
+        if name != "resolve"
     }
     forms_by_name["resolve"] = ResolveForm()
     forms_by_name.update(bound or {})
@@ -272,7 +276,10 @@ def client_action(request, pk: int, action: str):
     if action not in FORMS:
         raise Http404("No such collections action.")
     form_class = FORMS[action]
-    form = form_class(request.POST) if action == "resolve" else form_class(request.POST, client=client)
+    if action == "resolve":
+        form = form_class(request.POST)
+    else:
+        form = form_class(request.POST, client=client, prefix=action)
     if form.is_valid():
         try:
             message = _run(request, client, action, form)

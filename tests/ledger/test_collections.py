@@ -15,7 +15,7 @@ from core.models import AuditEvent, Event
 from core.roles import Role
 from crm.models import Account, Activity
 from ledger.collections import client_file, historical_days_late, priority_score, trends, workbench
-from ledger.models import CollectionHold
+from ledger.models import CollectionHold, DunningRun
 from ledger.services.ar import record_payment
 from ledger.services.collections import (
     AlreadyDisputed,
@@ -417,21 +417,42 @@ def test_trends_and_client_file(usd_entity, three_clients):
 
 
 def test_the_workbench_page_ranks_clients_and_explains_the_score(client, usd_entity, three_clients, finance):
+    _, _, disputing = three_clients
+    DunningRun.objects.create(
+        legal_entity=usd_entity,
+        as_of=today(),
+        status="completed",
+        notices_created=2,
+        items_noticed=3,
+        items_on_hold=1,
+        skipped=[
+            {
+                "client": disputing.pk,
+                "client_name": "Disputing",
+                "items": ["US-2026-000005"],
+                "kind": "dispute",
+                "reason": "Disputed (invoice US-2026-000005): Work not accepted",
+            }
+        ],
+    )
     client.force_login(finance)
 
     page = client.get("/ledger/collections/", {"legal_entity": usd_entity.pk})
 
     assert page.status_code == 200
     html = page.content.decode()
-    assert html.index("Late Payer") < html.index("New Client") < html.index("Disputing")
+    table = html.split('aria-label="Overdue clients"')[1]
+    assert table.index("Late Payer") < table.index("New Client") < table.index("Disputing")
     assert "64,500" in html
     assert "$1,500.00 overdue for 30 days on average; pays 13 days late historically" in html
     assert 'id="dso-chart"' in html
+    assert "2 notices for 3 invoices; 1 invoice skipped on hold." in html
+    assert "(US-2026-000005): Disputed (invoice US-2026-000005): Work not accepted" in html
     by_name = client.get(
         "/ledger/collections/", {"legal_entity": usd_entity.pk, "sort": "name", "dir": "asc"}
     )
-    text = by_name.content.decode()
-    assert text.index("Disputing") < text.index("Late Payer")
+    table = by_name.content.decode().split('aria-label="Overdue clients"')[1]
+    assert table.index("Disputing") < table.index("Late Payer") < table.index("New Client")
 
 
 def test_the_workbench_empty_state_and_who_may_open_it(client, usd_entity, make_user):
@@ -453,27 +474,39 @@ def test_client_page_actions_call_the_services(
     assert client.get(base).status_code == 200
     promised = client.post(
         f"{base}promise/",
-        {"until": (today() + timedelta(days=5)).isoformat(), "amount": "400", "currency": "USD"},
+        {
+            "promise-until": (today() + timedelta(days=5)).isoformat(),
+            "promise-amount": "400",
+            "promise-currency": "USD",
+        },
     )
     assert promised.status_code == 302
     hold = CollectionHold.objects.get(kind="promise")
     assert (hold.promised_amount, hold.ar_item) == (D("400.00"), None)
-    refused = client.post(f"{base}dispute/", {"ar_item": item.pk, "reason": ""})
+    refused = client.post(f"{base}dispute/", {"dispute-ar_item": item.pk, "dispute-reason": ""})
     assert refused.status_code == 400
     assert "This field is required." in refused.content.decode()
-    assert client.post(f"{base}dispute/", {"ar_item": item.pk, "reason": "Wrong PO"}).status_code == 302
+    assert (
+        client.post(f"{base}dispute/", {"dispute-ar_item": item.pk, "dispute-reason": "Wrong PO"}).status_code
+        == 302
+    )
     dispute = CollectionHold.objects.get(kind="dispute")
     assert client.post(f"{base}resolve/", {"hold": dispute.pk, "resolution": "PO fixed"}).status_code == 302
     dispute.refresh_from_db()
     assert dispute.status == "resolved"
-    assert client.post(f"{base}call/", {"summary": "Pays next week"}).status_code == 302
+    assert client.post(f"{base}call/", {"call-summary": "Pays next week"}).status_code == 302
     assert Activity.objects.filter(kind="call", done=True).count() == 1
     with django_capture_on_commit_callbacks(execute=True):
         assert client.post(f"{base}statement/").status_code == 302
     assert mail.outbox[-1].to == ["ap@acme.example"]
     paid = client.post(
         f"{base}payment/",
-        {"date": today().isoformat(), "amount": "1200", "currency": "USD", "bank_account": _bank(usd_entity)},
+        {
+            "payment-date": today().isoformat(),
+            "payment-amount": "1200",
+            "payment-currency": "USD",
+            "payment-bank_account": _bank(usd_entity),
+        },
     )
     assert paid.status_code == 302
     item.refresh_from_db()
@@ -493,5 +526,5 @@ def test_readers_may_not_post_client_actions(client, usd_entity, acme, make_user
     client.force_login(make_user(Role.EXECUTIVE))
     base = f"/ledger/collections/clients/{acme.pk}/"
     assert client.get(base).status_code == 200
-    assert client.post(f"{base}call/", {"summary": "x"}).status_code == 403
+    assert client.post(f"{base}call/", {"call-summary": "x"}).status_code == 403
     assert not Activity.objects.exists()

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
@@ -133,7 +134,9 @@ def setup(env: dict, *, reuse: bool) -> dict:
     keys = {}
     for username in ("consultant", "pm", "finance", "integrator", "executive"):
         user = User.objects.get(username=username)
-        keys[username] = create_api_key(actor=user, user=user, name="soak", scopes=list(ALL_SCOPES)).key
+        keys[username] = create_api_key(
+            actor=user, user=user, name=f"soak {uuid.uuid4().hex[:8]}", scopes=list(ALL_SCOPES)
+        ).key
     consultant = User.objects.get(username="consultant")
     cells = []
     for assignment in Assignment.objects.filter(person__user=consultant).select_related("project"):
@@ -240,7 +243,8 @@ def main(argv=None) -> int:
     web_log = open(f"{logs}/web.log", "wb")  # noqa: SIM115 - open for the server's lifetime
     worker_log = open(f"{logs}/worker.log", "wb")  # noqa: SIM115 - open for the worker's lifetime
     web = subprocess.Popen(
-        [str(VENV / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2", "--threads", "4"],
+        [str(VENV / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2", "--threads", "4",
+         "--keep-alive", "30"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=web_log, start_new_session=True,
     )  # fmt: skip
     subprocess.run(

@@ -1,0 +1,97 @@
+"""The dashboards in real Chromium: empty states on a new firm; with the analytics fixture firm, the
+executive's KPI cards (formula on hover) and charts drawn by Chart.js with data, the explorer's drill-down
+to the time behind a figure, and a consultant's own utilization."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from analytics.services import refresh_rollups
+from core.roles import Role
+from tests.analytics.conftest import firm, standard_card  # noqa: F401 - the analytics fixture firm
+from tests.billing.conftest import (  # noqa: F401 - the billing tests' small firm
+    client_account,
+    entity,
+    finance,
+    make_contract,
+    people,
+    roles,
+    vat20,
+)
+from tests.factories import PASSWORD
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+WEEK = "start=2026-03-02&end=2026-03-06"
+
+
+def sign_in(page, user) -> None:
+    # The dashboards read a few reports per page; on a busy shared machine 5 s is not always enough.
+    page.set_default_timeout(20000)
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def chart_points(page, name: str) -> int:
+    """How many data points Chart.js drew on the canvas, over all its datasets."""
+    return page.evaluate(
+        """(name) => {
+            const chart = Chart.getChart(document.querySelector(`canvas[data-chart="${name}"]`));
+            return chart ? chart.data.datasets.reduce((n, set) => n + set.data.length, 0) : -1;
+        }""",
+        name,
+    )
+
+
+def test_empty_dashboards_say_why(page, make_user):
+    sign_in(page, make_user(Role.EXECUTIVE))
+    expect(page).to_have_url(re.compile(r"/dashboards/$"))
+    expect(page.get_by_role("heading", name="Executive dashboard", level=1)).to_be_visible()
+    expect(page.locator("[data-empty]")).to_contain_text("No legal entity and no approved time yet")
+    page.get_by_role("navigation", name="Dashboards").get_by_role("link", name="Finance").click()
+    expect(page.locator("[data-empty]").first).to_contain_text("No unbilled work")
+    page.get_by_role("navigation", name="Dashboards").get_by_role("link", name="Project health").click()
+    expect(page.locator("[data-empty]")).to_contain_text("No active project yet")
+
+
+def test_executive_cards_charts_and_drill_down(page, make_user, firm):  # noqa: F811
+    refresh_rollups(actor=None)
+    sign_in(page, make_user(Role.EXECUTIVE))
+    page.goto(f"/dashboards/?{WEEK}")
+    card = page.locator('[data-kpi="utilization"]')
+    expect(card).to_contain_text("60.00%")
+    expect(card).to_have_attribute("title", "Hours worked ÷ available hours (capacity on weekdays).")
+    expect(page.locator('[data-kpi="wip"]')).to_contain_text("$1,800.00")
+    for name in ("chart_revenue", "chart_bookings", "chart_practice", "chart_aging"):
+        expect(page.locator(f'canvas[data-chart="{name}"]')).to_be_visible()
+        assert chart_points(page, name) > 0, name
+
+    page.get_by_role("link", name=re.compile("All KPIs per client")).click()
+    table = page.locator('[data-table="kpis"]')
+    expect(table).to_contain_text("Globex Corp")
+    table.get_by_role("link", name="Initech").click()
+    expect(page.get_by_role("heading", name="Time behind the figures", level=1)).to_be_visible()
+    expect(page.locator('[data-table="rows"] tbody tr')).to_have_count(2)
+    expect(page.locator('[data-table="rows"]')).to_contain_text("Ana Analyst")
+
+
+def test_finance_and_a_consultants_own_page(page, make_user, firm, people):  # noqa: F811
+    refresh_rollups(actor=None)
+    sign_in(page, make_user(Role.FINANCE))
+    page.goto("/dashboards/finance/?end=2026-03-31")
+    expect(page.locator('[data-table="wip"]')).to_contain_text("Initech")
+    expect(page.locator('[data-table="wip"]')).to_contain_text("$1,800.00")
+    assert chart_points(page, "chart_dso") > 0
+    assert chart_points(page, "chart_deferred") > 0
+
+    ana = make_user(Role.CONSULTANT)
+    people.ana.user = ana
+    people.ana.save(update_fields=["user"])
+    page.context.clear_cookies()
+    sign_in(page, ana)
+    page.goto("/dashboards/me/")
+    expect(page.get_by_role("heading", name="My utilization", level=1)).to_be_visible()
+    assert chart_points(page, "chart_me") == 24  # twelve weeks, utilization and billable
+    expect(page.get_by_role("heading", name="Missing time")).to_be_visible()

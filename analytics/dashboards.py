@@ -80,7 +80,7 @@ def currencies(end: date) -> list[str]:
 def monthly(end: date, currency: str, months: int = 12) -> dict:
     """Revenue (GL), billed value, margin and bookings per month for the `months` months up to `end`."""
     first = _months_back(end, months)[0]
-    report = kpi_report(start=first, end=end, group_by="month")
+    report = kpi_report(start=first, end=end, group_by="month", balances=False)
     rows = {row["key"]: row for row in report["rows"] if row["currency"] in (currency, None)}
     bookings = dict(
         Contract.objects.filter(currency=currency, created_at__date__gte=first, created_at__date__lte=end)
@@ -107,7 +107,7 @@ def monthly(end: date, currency: str, months: int = 12) -> dict:
 def top_clients(start: date, end: date, currency: str, limit: int = 10) -> dict:
     rows = [
         row
-        for row in kpi_report(start=start, end=end, group_by="client")["rows"]
+        for row in kpi_report(start=start, end=end, group_by="client", balances=False)["rows"]
         if row["currency"] == currency
     ]
     by_revenue = sorted((r for r in rows if r["revenue"]), key=lambda r: r["revenue"], reverse=True)[:limit]

@@ -319,9 +319,12 @@ def sales_figures(*, start: date, end: date) -> dict:
     }
 
 
-def kpi_report(*, start: date, end: date, group_by: str, person: Person | None = None) -> dict:
+def kpi_report(
+    *, start: date, end: date, group_by: str, person: Person | None = None, balances: bool = True
+) -> dict:
     """The `kpis/` answer: rows per group and currency, and totals per currency with the firm's balances
-    (all of them only for the whole firm; a consultant's report covers their own work only)."""
+    (all of them only for the whole firm; a consultant's report covers their own work only). Pages that
+    only chart the rows pass `balances=False` to skip the ledger, revenue and CRM reads."""
     rows = kpi_rows(start=start, end=end, group_by=group_by, person=person)
     totals: dict[str, Measures] = {}
     for row in rows:
@@ -334,8 +337,9 @@ def kpi_report(*, start: date, end: date, group_by: str, person: Person | None =
     all_billable = sum((row.measures.billable_hours for row in rows), ZERO)
     capacity = sum(_capacity("month", start, end, person).values(), ZERO)
     median, p90 = days_to_invoice(start=start, end=end, person=person)
-    entities = [] if person is not None else entity_figures(start=start, end=end)
-    sales = None if person is not None else sales_figures(start=start, end=end)
+    firm = person is None and balances
+    entities = entity_figures(start=start, end=end) if firm else []
+    sales = sales_figures(start=start, end=end) if firm else None
     for entity in entities:
         total = totals.setdefault(entity["currency"], Measures(currency=entity["currency"]))
         total.revenue = (total.revenue or ZERO) + entity["revenue"]

@@ -135,7 +135,7 @@ def executive(request):
     if currency and form.is_valid():
         practice = [
             row
-            for row in kpi_report(start=start, end=end, group_by="practice")["rows"]
+            for row in kpi_report(start=start, end=end, group_by="practice", balances=False)["rows"]
             if row["available_hours"]
         ]
         monthly = dashboards.monthly(end, currency)

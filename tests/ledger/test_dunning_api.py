@@ -437,12 +437,15 @@ def test_schema_describes_the_dunning_resources(finance_client):
         "/api/v1/dunning-policies/", "/api/v1/dunning-policies/{id}/", "/api/v1/dunning-policies/assign/",
         "/api/v1/dunning-runs/", "/api/v1/dunning-runs/{id}/",
         "/api/v1/dunning-notices/", "/api/v1/dunning-notices/{id}/", "/api/v1/dunning-notices/{id}/resend/",
+        "/api/v1/dunning-notices/{id}/pdf/",
     }  # fmt: skip
     components = schema["components"]["schemas"]
     assert {"id", "name", "levels"} <= set(components["DunningPolicy"]["properties"])
     assert {"level", "days_overdue", "fee_amount", "template"} <= set(
         components["DunningLevel"]["properties"]
     )
-    assert {"id", "status", "progress", "notices_created"} <= set(components["DunningRun"]["properties"])
+    assert {"id", "status", "progress", "notices_created", "items_on_hold", "skipped"} <= set(
+        components["DunningRun"]["properties"]
+    )
     notice = set(components["DunningNotice"]["properties"])
     assert {"id", "invoice", "level", "sent_at", "fee_amount", "status"} <= notice

@@ -41,7 +41,9 @@ def add_conventions(result, generator, request, public):
             codes = ["401", "403", "429"]
             if "{" in path:
                 codes.append("404")
-            if method in ("post", "put", "patch"):
+            query = any(parameter.get("in") == "query" for parameter in operation.get("parameters", []))
+            # A write's body, or a read's filters and report parameters, can be invalid.
+            if method in ("post", "put", "patch") or query:
                 codes.append("400")
             if method == "post":
                 codes += ["409", "422"]

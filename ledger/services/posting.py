@@ -136,7 +136,8 @@ def post_entries(*, actor, entries: Sequence[EntrySpec]) -> list[JournalEntry]:
 
 
 def _post(actor, entries: Sequence[EntrySpec]) -> list[JournalEntry]:
-    existing = {e.posting_key: e for e in JournalEntry.objects.filter(pk__in=_posted_ids(entries))}
+    posted = _posted_ids(entries)
+    existing = {e.posting_key: e for e in JournalEntry.objects.filter(pk__in=posted)} if posted else {}
     new_specs = [spec for spec in entries if spec.posting_key not in existing]
     if new_specs:
         prepared = _prepare(new_specs)

@@ -17,8 +17,8 @@ Where the numbers come from:
 
 Worked example (a test): capacity 40 h; 32 h billable + 4 h non-billable; standard rate 175.00; billed
 5,200.00; cost rate 80.00 → utilization 36 / 40 = 90.00%; billable utilization 32 / 40 = 80.00%;
-realization 5,200 / (32 × 175 = 5,600) = 92.86%; effective rate 5,200 / 36 = 144.44; cost 36 × 80 =
-2,880.00; margin 5,200 − 2,880 = 2,320.00, margin % 2,320 / 5,200 = 44.62%.
+realization 5,200 / (32 × 175 = 5,600, all of it billed) = 92.86%; effective rate 5,200 / 36 = 144.44;
+cost 36 × 80 = 2,880.00; margin 5,200 − 2,880 = 2,320.00, margin % 2,320 / 5,200 = 44.62%.
 
 "Margin" is the delivery margin on billed fees (billed value − cost of the time and expenses behind it),
 not GL revenue − cost: billed fees are known per person, day and project, so margin can be cut by person
@@ -62,8 +62,8 @@ KPIS: dict[str, Kpi] = {
         Kpi(
             "realization",
             "Realization",
-            "Billed value ÷ standard value (billable hours × the standard rate card's rate); below 100% "
-            "is discounted or written-down work.",
+            "Billed value ÷ standard value (billable hours × the standard rate card's rate) of the work "
+            "billed or written off; below 100% is discounted or written-down work.",
             "percent",
         ),
         Kpi("effective_rate", "Effective rate", "Billed value ÷ hours worked.", "rate"),
@@ -210,6 +210,7 @@ class Measures:
     billable_hours: Decimal = ZERO
     available_hours: Decimal | None = None
     standard_value: Decimal = ZERO
+    billed_standard_value: Decimal | None = None
     billed_value: Decimal = ZERO
     time_cost: Decimal = ZERO
     expense_cost: Decimal = ZERO
@@ -231,7 +232,9 @@ class Measures:
 
     @property
     def realization(self) -> Decimal | None:
-        return percent(self.billed_value, self.standard_value)
+        # Only work whose billing is settled: unbilled work is WIP, not a write-down.
+        settled = self.standard_value if self.billed_standard_value is None else self.billed_standard_value
+        return percent(self.billed_value, settled)
 
     @property
     def effective_rate(self) -> Decimal | None:
@@ -260,6 +263,8 @@ class Measures:
             "wip",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        if other.billed_standard_value is not None:
+            self.billed_standard_value = (self.billed_standard_value or ZERO) + other.billed_standard_value
 
     def presented(self) -> dict:
         """Every KPI of this group, rounded for display (the API's and the pages' figures)."""

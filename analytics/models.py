@@ -33,6 +33,9 @@ class TimeFact(models.Model):
     standard_value = models.DecimalField(**AMOUNT)
     cost = models.DecimalField(**AMOUNT)
     billed_value = models.DecimalField(**AMOUNT)
+    # The standard value of work whose billing is settled (on a released invoice, or written off): what
+    # realization divides by, so work not billed yet does not read as a write-down.
+    billed_standard_value = models.DecimalField(**AMOUNT)
     wip_value = models.DecimalField(**AMOUNT)
     # The invoice that bills it (draft ones included), so touching that invoice re-reads this entry.
     invoice_id = models.BigIntegerField(null=True, blank=True)
@@ -82,6 +85,7 @@ class DailyRollup(models.Model):
     hours = models.DecimalField(**HOURS)
     billable_hours = models.DecimalField(**HOURS)
     standard_value = models.DecimalField(**AMOUNT)
+    billed_standard_value = models.DecimalField(**AMOUNT)
     time_cost = models.DecimalField(**AMOUNT)
     expense_cost = models.DecimalField(**AMOUNT)
     billed_value = models.DecimalField(**AMOUNT)

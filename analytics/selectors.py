@@ -26,6 +26,7 @@ SUMS = {
     "hours": "hours",
     "billable_hours": "billable_hours",
     "standard_value": "standard_value",
+    "billed_standard_value": "billed_standard_value",
     "billed_value": "billed_value",
     "time_cost": "time_cost",
     "expense_cost": "expense_cost",

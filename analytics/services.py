@@ -119,10 +119,11 @@ def _time_facts(ids: list[int], standard: StandardRates) -> list[TimeFact]:
         approved,
     ) in entries:
         link = links.get(pk)
-        billed, invoice_id, days_to_invoice = ZERO, None, None
+        billed, invoice_id, days_to_invoice, settled = ZERO, None, None, status == EntryStatus.WRITTEN_OFF
         if link:
             _, billed_hours, amount, line_amount, original, invoice_id, invoice_status, issued = link
             if invoice_id and invoice_status in BILLED_STATUSES:
+                settled = True
                 billed = (
                     amount
                     if amount is not None
@@ -135,6 +136,8 @@ def _time_facts(ids: list[int], standard: StandardRates) -> list[TimeFact]:
                     # The invoice's own date is when the client was billed (release may be keyed later).
                     days_to_invoice = (issued - timezone.localtime(approved).date()).days
         standard_rate = standard.rate(role, currency, day)
+        rate = standard_rate if standard_rate is not None else bill_rate
+        standard_value = hours * rate if billable else ZERO
         unbilled = status == EntryStatus.APPROVED and billable and link is None and pk not in held
         facts.append(
             TimeFact(
@@ -145,11 +148,10 @@ def _time_facts(ids: list[int], standard: StandardRates) -> list[TimeFact]:
                 currency=currency,
                 billable=billable,
                 hours=hours,
-                standard_value=hours * (standard_rate if standard_rate is not None else bill_rate)
-                if billable
-                else ZERO,
+                standard_value=standard_value,
                 cost=hours * cost_rate,
                 billed_value=billed,
+                billed_standard_value=standard_value if settled else ZERO,
                 wip_value=hours * bill_rate if unbilled else ZERO,
                 invoice_id=invoice_id,
                 approved_on=timezone.localtime(approved).date() if approved else None,
@@ -189,8 +191,8 @@ def _expense_facts(ids: list[int]) -> list[ExpenseFact]:
 TIME_FACT_FIELDS = [f.name for f in TimeFact._meta.fields if not f.primary_key]
 EXPENSE_FACT_FIELDS = [f.name for f in ExpenseFact._meta.fields if not f.primary_key]
 ROLLUP_FIELDS = [
-    "currency", "hours", "billable_hours", "standard_value", "time_cost", "expense_cost", "billed_value",
-    "wip_value",
+    "currency", "hours", "billable_hours", "standard_value", "billed_standard_value", "time_cost",
+    "expense_cost", "billed_value", "wip_value",
 ]  # fmt: skip
 
 
@@ -238,16 +240,17 @@ def _rollup_cells(cells: list[tuple]) -> None:
     scope = {"date__in": days, "person_id__in": people, "project_id__in": projects}
     for row in TimeFact.objects.filter(**scope).values_list(
         "date", "person_id", "project_id", "currency", "billable", "hours", "standard_value", "cost",
-        "billed_value", "wip_value",
+        "billed_value", "wip_value", "billed_standard_value",
     ):  # fmt: skip
         key = row[:3]
         if key not in wanted:
             continue
-        _, _, _, currency, billable, hours, standard_value, cost, billed, wip = row
+        _, _, _, currency, billable, hours, standard_value, cost, billed, wip, billed_standard = row
         target = cell(key, currency)
         target["hours"] += hours
         target["billable_hours"] += hours if billable else ZERO
         target["standard_value"] += standard_value
+        target["billed_standard_value"] += billed_standard
         target["time_cost"] += cost
         target["billed_value"] += billed
         target["wip_value"] += wip

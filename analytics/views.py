@@ -133,11 +133,13 @@ def executive(request):
     form, start, end, currency, presets = _period(request, dashboards.currencies(timezone.localdate()))
     context = {"form": form, "start": start, "end": end, "currency": currency, "presets": presets}
     if currency and form.is_valid():
-        practice = [
-            row
+        # Utilization is one figure per practice whatever the currency of its projects: one bar each.
+        practice = {
+            row["key"]: row
             for row in kpi_report(start=start, end=end, group_by="practice", balances=False)["rows"]
             if row["available_hours"]
-        ]
+        }
+        practice = sorted(practice.values(), key=lambda row: row["name"])
         monthly = dashboards.monthly(end, currency)
         aging = [row for row in dashboards.aging(end) if row["currency"] == currency]
         buckets = ("current", "1_30", "31_60", "61_90", "over_90")

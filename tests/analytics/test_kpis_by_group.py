@@ -2,7 +2,8 @@
 
 Sam: 28 h (24 billable) of 40 → 70.00% / 60.00%; standard 24 × 175 = 4,200.00; billed 24 × 150 = 3,600.00;
 realization 85.71%; effective rate 3,600 / 28 = 128.57; cost 28 × 80 = 2,240.00; margin 1,360.00 = 37.78%.
-Ana: 20 h billable of 40 → 50.00%; standard 20 × 100 = 2,000.00; nothing billed (realization 0.00%);
+Ana: 20 h billable of 40 → 50.00%; standard 20 × 100 = 2,000.00; nothing billed yet (no realization: her
+work is WIP, not a write-down);
 cost 20 × 40 = 800.00; margin −800.00 (no margin % without billing); WIP 20 × 90 = 1,800.00.
 """
 
@@ -27,16 +28,17 @@ SAM = {
 ANA = {
     "hours": D("20.00"), "billable_hours": D("20.00"), "utilization": D("50.00"),
     "billable_utilization": D("50.00"), "standard_value": D("2000.00"), "billed_value": D("0.00"),
-    "realization": D("0.00"), "effective_rate": D("0.00"), "cost": D("800.00"), "margin": D("-800.00"),
+    "realization": None, "effective_rate": D("0.00"), "cost": D("800.00"), "margin": D("-800.00"),
     "margin_percent": None, "wip": D("1800.00"),
 }  # fmt: skip
 NO_CAPACITY = {"utilization": None, "billable_utilization": None, "available_hours": None}
-# Both together: 48 h (44 billable) of 80; standard 6,200.00; billed 3,600.00; cost 3,040.00.
+# Both together: 48 h (44 billable) of 80; standard 6,200.00, of it billed 4,200.00 (Sam's) for 3,600.00
+# (realization 85.71%); cost 3,040.00.
 FIRM = {
     "hours": D("48.00"), "billable_hours": D("44.00"), "available_hours": D("80.00"),
     "utilization": D("60.00"), "billable_utilization": D("55.00"), "standard_value": D("6200.00"),
     "billed_value": D("3600.00"),
-    "realization": D("58.06"), "effective_rate": D("75.00"), "cost": D("3040.00"), "margin": D("560.00"),
+    "realization": D("85.71"), "effective_rate": D("75.00"), "cost": D("3040.00"), "margin": D("560.00"),
     "margin_percent": D("15.56"), "wip": D("1800.00"),
 }  # fmt: skip
 

@@ -13,7 +13,7 @@ SQL_CALLS = {"execute", "executemany", "raw", "extra", "copy", "RawSQL", "mogrif
 # of databases the benchmark harness creates.
 IDENTIFIER_NAMES = re.compile(
     r"^(table|columns?|column_list|placeholders|values|upsert|query|name|template|building|old|sql|pk|"
-    r"assignments|conditions?|clause|\w+_sql|\w+_clause|"
+    r"assignments|conditions?|where|clause|\w+_sql|\w+_clause|"
     r"db_table|[A-Z][A-Z0-9_]*)$"
 )
 SAFE_ATTRIBUTES = {"db_table", "column", "attname", "join", "quote_name"}
@@ -49,7 +49,12 @@ def _is_identifier_expression(expr: ast.AST) -> bool:
     if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add | ast.Mult):
         return _is_identifier_expression(expr.left) and _is_identifier_expression(expr.right)
     if isinstance(expr, ast.Subscript):
-        return _is_identifier_expression(expr.value)  # a slice of a constant list of columns
+        # A slice of a constant list of columns; never an item looked up by key (request.GET["x"]).
+        return (
+            isinstance(expr.slice, ast.Slice)
+            and isinstance(expr.value, ast.Name)
+            and (_is_identifier_expression(expr.value))
+        )
     if isinstance(expr, ast.List | ast.Tuple):
         return all(_is_identifier_expression(element) for element in expr.elts)
     return False

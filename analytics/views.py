@@ -46,7 +46,11 @@ class PeriodForm(forms.Form):
 
     def __init__(self, data, currencies=(), **kwargs):
         super().__init__(data, **kwargs)
-        self.fields["currency"].choices = [(c, c) for c in currencies]
+        if currencies:
+            self.fields["currency"].choices = [(c, c) for c in currencies]
+        else:
+            # Pages that show every currency side by side have nothing to choose.
+            del self.fields["currency"]
         for field in self.fields.values():
             field.widget.attrs.setdefault(
                 "class",

@@ -279,7 +279,6 @@ REST_FRAMEWORK = {
         "client": env.str("API_THROTTLE_USER", default="1200/min"),
     },
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.api.negotiation.ContentNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",

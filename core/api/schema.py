@@ -39,7 +39,10 @@ def add_conventions(result, generator, request, public):
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             codes = ["401", "403", "429"]
-            if "{" in path:
+            # An object that is not there or not yours, or a `?format=` the endpoint does not offer.
+            if "{" in path or any(
+                parameter.get("name") == "format" for parameter in operation.get("parameters", [])
+            ):
                 codes.append("404")
             query = any(parameter.get("in") == "query" for parameter in operation.get("parameters", []))
             # A write's body, or a read's filters and report parameters, can be invalid.

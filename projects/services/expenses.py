@@ -304,15 +304,13 @@ def _lock_many(expenses: Iterable[Expense]) -> list[Expense]:
     )
 
 
-def _cost_entries(expenses: Sequence[Expense], approved_on: date) -> list[EntrySpec]:
+def _cost_entries(expenses: Sequence[Expense]) -> list[EntrySpec]:
     """The cost postings of approved expenses: Dr cost of services (project, person) / Cr employee
     reimbursements payable (person), in the expense's own currency; the ledger converts to the entity's
     functional currency at the rate of the entry's date.
 
-    An entry is dated on the expense's date, unless that period has closed since the expense was recorded:
-    then on the approval date. A closed period's figures are final (reported, reconciled), and the cost
-    only became a liability of the firm when it was approved, so it lands in the first open period that
-    knows about it instead of forcing finance to reopen a closed month for every late approval.
+    An entry is dated on the expense's date: approval refuses expenses dated in a closed month (the close
+    checklist blocks while any wait for approval, so only a reopened month lets one through).
     """
     entity_ids = {expense.project.legal_entity_id for expense in expenses}
     entities = LegalEntity.objects.in_bulk(entity_ids)
@@ -327,11 +325,9 @@ def _cost_entries(expenses: Sequence[Expense], approved_on: date) -> list[EntryS
                 f"{entities[entity_id].name} has no {' or '.join(missing)} account to post expenses to; "
                 "finance must add it to the chart first."
             )
-    closed = closed_periods(entity_ids, min(e.date for e in expenses), max(e.date for e in expenses))
     specs = []
     for expense in expenses:
         entity_id = expense.project.legal_entity_id
-        late = closed_period_label(closed, entity_id, expense.date) is not None
         amount = quantize(expense.amount, expense.currency)
         memo = (
             f"Expense {expense.pk}: {expense.get_category_display()} of {expense.person.name} "
@@ -340,8 +336,8 @@ def _cost_entries(expenses: Sequence[Expense], approved_on: date) -> list[EntryS
         specs.append(
             EntrySpec(
                 legal_entity=entities[entity_id],
-                date=approved_on if late else expense.date,
-                memo=memo + (" (its period is closed: booked on approval)" if late else ""),
+                date=expense.date,
+                memo=memo,
                 lines=[
                     LineSpec(
                         account=accounts[(entity_id, AccountRole.COST_OF_SERVICES)],
@@ -368,7 +364,7 @@ def _cost_entries(expenses: Sequence[Expense], approved_on: date) -> list[EntryS
 
 
 @transaction.atomic
-def approve_expenses(*, actor, expenses: Iterable[Expense], today: date | None = None) -> list[Expense]:
+def approve_expenses(*, actor, expenses: Iterable[Expense]) -> list[Expense]:
     """Approve submitted expenses (all or none) and post their cost to the ledger in one posting.
 
     Each needs the approver to manage its project and not to be its author. Approved expenses are locked
@@ -383,12 +379,13 @@ def approve_expenses(*, actor, expenses: Iterable[Expense], today: date | None =
             raise InvalidTransition(
                 f"This expense is {expense.get_status_display().lower()}; it cannot be approved."
             )
+    refuse_closed_periods([(e.project.legal_entity_id, e.date) for e in locked], "an expense")
     now = timezone.now()
     approver = actor if getattr(actor, "is_authenticated", False) else None
     Expense.objects.filter(pk__in=[e.pk for e in locked]).update(
         status=EntryStatus.APPROVED, approved_at=now, approved_by=approver, updated_at=now
     )
-    post_entries(actor=actor, entries=_cost_entries(locked, today or timezone.localdate()))
+    post_entries(actor=actor, entries=_cost_entries(locked))
     record_many(
         actor=actor,
         action="expense.approved",
@@ -413,9 +410,9 @@ def approve_expenses(*, actor, expenses: Iterable[Expense], today: date | None =
 
 
 @transaction.atomic
-def approve_expense(*, actor, expense: Expense, today: date | None = None) -> Expense:
+def approve_expense(*, actor, expense: Expense) -> Expense:
     """Approve a submitted expense; it is locked, billing may rebill it, and its cost is posted."""
-    return approve_expenses(actor=actor, expenses=[expense], today=today)[0]
+    return approve_expenses(actor=actor, expenses=[expense])[0]
 
 
 @transaction.atomic
@@ -428,6 +425,7 @@ def reject_expense(*, actor, expense: Expense, reason: str) -> Expense:
         )
     expense = _locked(expense)
     _check_approver(actor, expense, "reject")
+    refuse_closed_periods([(expense.project.legal_entity_id, expense.date)], "an expense")
     before = _transition(expense, (EntryStatus.SUBMITTED,), EntryStatus.REJECTED, "rejected")
     expense.rejected_at = timezone.now()
     expense.rejected_by = actor if getattr(actor, "is_authenticated", False) else None

@@ -386,3 +386,50 @@ def test_a_close_waits_for_time_being_recorded_into_the_month_and_then_sees_it(m
     march.period.refresh_from_db()
     assert march.period.status == PeriodStatus.OPEN
     assert TimeEntry.objects.filter(date=date(2026, 3, 20), status=EntryStatus.DRAFT).count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_close_waits_for_a_posting_into_the_month_and_then_sees_it(march):
+    """A journal entry's foreign key to its period key-share-locks the period row, which the close locks
+    for update: the close waits for a manual entry in flight into March, then its checklist finds the
+    misposted deferred revenue and refuses."""
+    posted, release, outcome = threading.Event(), threading.Event(), {}
+    accounts = {a.code: a for a in GLAccount.objects.filter(legal_entity=march.entity)}
+
+    def post():
+        try:
+            with transaction.atomic():
+                post_manual_entry(
+                    actor=march.finance, legal_entity=march.entity, date=date(2026, 3, 15), memo="Accrual",
+                    lines=[
+                        LineSpec(account=accounts["6100"], currency="USD", debit=D("100.00")),
+                        LineSpec(account=accounts["2100"], currency="USD", credit=D("100.00")),
+                    ],
+                )  # fmt: skip
+                posted.set()
+                release.wait(timeout=10)
+        finally:
+            connections.close_all()
+
+    def close():
+        try:
+            assert posted.wait(timeout=10)
+            close_period(actor=march.finance, period=march.period, reason="March final")
+            outcome["closed"] = True
+        except CloseBlocked as exc:
+            outcome["blockers"] = [blocker["key"] for blocker in exc.blockers]
+        finally:
+            connections.close_all()
+
+    poster, closer = threading.Thread(target=post), threading.Thread(target=close)
+    poster.start()
+    closer.start()
+    closer.join(timeout=2)
+    assert closer.is_alive()  # waiting on the period row the posting holds
+    release.set()
+    poster.join(timeout=20)
+    closer.join(timeout=20)
+    assert outcome == {"blockers": ["reconciliations"]}
+    march.period.refresh_from_db()
+    assert march.period.status == PeriodStatus.OPEN

@@ -1,7 +1,8 @@
 """After March is closed (through its checklist), every write path dated in March is refused with
 `period_closed` and changes nothing: time entries (record, edit, submit, approve), expenses (record, edit,
-submit), invoice and credit note release, the revenue run, manual journal entries, payments, allocations
-and write-offs. The API refuses the same way for time, invoice release, the revenue run and journal entries.
+submit, approve, reject), invoice and credit note release, the revenue run, manual journal entries,
+payments, allocations and write-offs. The API refuses the same way for time, invoice release, the revenue
+run and journal entries.
 """
 
 # ruff: noqa: F811 - pytest fixtures are imported by name and named again as arguments
@@ -26,7 +27,13 @@ from ledger.services.entries import post_manual_entry
 from ledger.services.posting import LineSpec
 from projects.choices import EntryStatus
 from projects.models import Expense, TimeEntry
-from projects.services.expenses import create_expense, submit_expense, update_expense
+from projects.services.expenses import (
+    approve_expenses,
+    create_expense,
+    reject_expense,
+    submit_expense,
+    update_expense,
+)
 from projects.services.time import approve_time_entries, record_time, submit_timesheet, update_time_entry
 from revrec.models import RevenueRun
 from revrec.services.runs import start_revenue_run
@@ -140,7 +147,7 @@ def test_march_time_cannot_be_edited_moved_in_submitted_or_approved(closed):
     refused(lambda: approve_time_entries(actor=closed.admin, entries=[submitted]))
 
 
-def test_march_expenses_cannot_be_recorded_edited_or_submitted(closed):
+def test_march_expenses_cannot_be_recorded_edited_submitted_approved_or_rejected(closed):
     refused(
         lambda: create_expense(
             actor=closed.admin, person=closed.people.sam, project=closed.project, date=MID_MARCH,
@@ -151,6 +158,9 @@ def test_march_expenses_cannot_be_recorded_edited_or_submitted(closed):
     Expense.objects.filter(pk=draft.pk).update(status=EntryStatus.DRAFT)
     refused(lambda: update_expense(actor=closed.admin, expense=draft, amount=D("90.00")))
     refused(lambda: submit_expense(actor=closed.admin, expense=draft))
+    Expense.objects.filter(pk=draft.pk).update(status=EntryStatus.SUBMITTED)
+    refused(lambda: approve_expenses(actor=closed.admin, expenses=[draft]))
+    refused(lambda: reject_expense(actor=closed.admin, expense=draft, reason="Wrong project"))
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Approving an expense posts its cost: Dr cost of services (project, person) / Cr employee reimbursements
-payable (person), in the expense's currency, once per expense, dated the expense's day (or the approval
-day when that period has closed since)."""
+payable (person), in the expense's currency, once per expense, dated the expense's day; an expense dated in
+a closed month is neither approved nor rejected until the month reopens."""
 
 from datetime import date
 from decimal import Decimal
@@ -11,13 +11,20 @@ from django.apps import apps
 
 from core.errors import InvalidTransition
 from ledger.choices import AccountRole
+from ledger.errors import PeriodClosed
 from ledger.models import GLAccount, JournalEntry, JournalLine
 from ledger.selectors import period_for
 from ledger.services.setup import set_exchange_rate
 from projects.choices import EntryStatus
 from projects.models import Expense
 from projects.services import expenses as expense_services
-from projects.services.expenses import approve_expense, approve_expenses, create_expense, submit_expense
+from projects.services.expenses import (
+    approve_expense,
+    approve_expenses,
+    create_expense,
+    reject_expense,
+    submit_expense,
+)
 from tests.ledger.close_books import mark_closed
 
 from .conftest import TODAY
@@ -74,7 +81,7 @@ def posted(expense: Expense) -> list[tuple]:
 def test_approval_posts_the_cost_on_the_expense_date(firm, submitted):
     expense = submitted("120.00")
 
-    approve_expense(actor=firm.pm.user, expense=expense, today=TODAY)
+    approve_expense(actor=firm.pm.user, expense=expense)
 
     entry = JournalEntry.objects.get(posting_key=f"projects.expense:{expense.pk}:cost")
     assert (entry.date, entry.source_type, entry.source_id) == (
@@ -97,7 +104,7 @@ def test_a_foreign_currency_expense_posts_in_its_currency_at_the_dated_rate(firm
     )
     expense = submitted("99.99", currency="EUR", day=date(2026, 3, 12), category="lodging")
 
-    approve_expense(actor=firm.pm.user, expense=expense, today=TODAY)
+    approve_expense(actor=firm.pm.user, expense=expense)
 
     # 99.99 EUR × 1.0853 = 108.519147 → 108.52 USD on both sides.
     project, chloe = firm.project.pk, firm.chloe.pk
@@ -108,20 +115,22 @@ def test_a_foreign_currency_expense_posts_in_its_currency_at_the_dated_rate(firm
     assert JournalEntry.objects.get(source_id=str(expense.pk)).date == date(2026, 3, 12)
 
 
-def test_an_expense_whose_period_closed_meanwhile_is_booked_on_the_approval_date(firm, submitted, make_user):
+def test_an_expense_whose_period_closed_meanwhile_is_neither_approved_nor_rejected(
+    firm, submitted, make_user
+):
     expense = submitted("45.50", day=date(2026, 2, 26), category="meals")
     # A period closed before its checklist refused unapproved expenses (close_period blocks on them now).
     mark_closed(period_for(firm.entity, date(2026, 2, 1)), make_user("finance"))
 
-    approve_expense(actor=firm.pm.user, expense=expense, today=TODAY)
+    with pytest.raises(PeriodClosed) as refused:
+        approve_expense(actor=firm.pm.user, expense=expense)
+    assert refused.value.code == "period_closed"
+    with pytest.raises(PeriodClosed):
+        reject_expense(actor=firm.pm.user, expense=expense, reason="Wrong project")
 
-    entry = JournalEntry.objects.get(source_id=str(expense.pk))
-    assert entry.date == TODAY
-    assert "booked on approval" in entry.memo
-    assert [(role, debit, credit) for role, _c, debit, credit, *_ in posted(expense)] == [
-        (COST, D("45.50"), D("0")),
-        (OWED, D("0"), D("45.50")),
-    ]
+    expense.refresh_from_db()
+    assert expense.status == EntryStatus.SUBMITTED
+    assert not JournalEntry.objects.filter(source_id=str(expense.pk)).exists()
 
 
 def test_bulk_approval_posts_every_expense_in_one_posting(firm, submitted, monkeypatch):
@@ -139,7 +148,7 @@ def test_bulk_approval_posts_every_expense_in_one_posting(firm, submitted, monke
 
     monkeypatch.setattr(expense_services, "post_entries", spy)
 
-    approved = approve_expenses(actor=firm.pm.user, expenses=expenses, today=TODAY)
+    approved = approve_expenses(actor=firm.pm.user, expenses=expenses)
 
     assert calls == [3]
     assert {e.status for e in approved} == {EntryStatus.APPROVED}
@@ -157,13 +166,13 @@ def test_bulk_approval_posts_every_expense_in_one_posting(firm, submitted, monke
 
 def test_approving_twice_never_posts_twice(firm, submitted):
     expense = submitted("120.00")
-    approve_expense(actor=firm.pm.user, expense=expense, today=TODAY)
+    approve_expense(actor=firm.pm.user, expense=expense)
 
     with pytest.raises(InvalidTransition):
-        approve_expense(actor=firm.pm.user, expense=expense, today=TODAY)
+        approve_expense(actor=firm.pm.user, expense=expense)
     # Even if the expense were put back in the inbox and approved again, its posting key holds.
     Expense.objects.filter(pk=expense.pk).update(status=EntryStatus.SUBMITTED)
-    approve_expense(actor=firm.pm.user, expense=expense, today=date(2026, 3, 20))
+    approve_expense(actor=firm.pm.user, expense=expense)
 
     assert JournalEntry.objects.filter(source_type="projects.expense").count() == 1
     assert len(posted(expense)) == 2
@@ -183,7 +192,7 @@ def test_a_refused_bulk_approval_changes_and_posts_nothing(firm, submitted):
     )
 
     with pytest.raises(InvalidTransition):
-        approve_expenses(actor=firm.pm.user, expenses=[ready, draft], today=TODAY)
+        approve_expenses(actor=firm.pm.user, expenses=[ready, draft])
 
     assert not JournalEntry.objects.filter(source_type="projects.expense").exists()
     assert set(Expense.objects.values_list("status", flat=True)) == {EntryStatus.SUBMITTED, EntryStatus.DRAFT}

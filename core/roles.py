@@ -16,7 +16,8 @@ class Role(models.TextChoices):
 LEDGER_MODELS = (
     "currency", "legalentity", "exchangerate", "glaccount", "fiscalperiod", "entrysequence", "journalentry",
     "journalline", "accountbalance", "aritem", "allocation", "payment", "writeoffrequest",
-    "dunningpolicy", "dunninglevel", "dunningrun", "dunningnotice", "dunningnoticeitem",
+    "dunningpolicy", "dunninglevel", "dunningrun", "dunningnotice", "dunningnoticeitem", "collectionhold",
+    "periodclosereport",
 )  # fmt: skip
 
 # Django model permissions granted to each role's group, as "app_label.action_model" where action is

@@ -3,7 +3,8 @@
 Legal entities, exchange rates and GL accounts are saved by the same services the API calls (so a new
 entity gets its chart and periods, and every change is audited). Posted entries, lines, AR items,
 allocations, payments and write-offs are immutable here: they change only through ledger actions.
-Dunning policies are validated as a whole by their service, so they are edited in the API, not here.
+Dunning policies are validated as a whole by their service, so they are edited in the API, not here;
+collection holds are opened and resolved on the collections pages and API (they notify and audit).
 """
 
 from django.contrib import admin, messages
@@ -13,6 +14,7 @@ from core.errors import DomainError
 from ledger.models import (
     Allocation,
     ArItem,
+    CollectionHold,
     Currency,
     DunningLevel,
     DunningNotice,
@@ -25,6 +27,7 @@ from ledger.models import (
     JournalLine,
     LegalEntity,
     Payment,
+    PeriodCloseReport,
     WriteOffRequest,
 )
 from ledger.services.accounts import LEGAL_ENTITY_EDITABLE, update_gl_account, update_legal_entity
@@ -280,3 +283,18 @@ class DunningNoticeAdmin(ReadOnlyAdmin):
     list_filter = ["legal_entity", "status", "level"]
     search_fields = ["client__name", "subject"]
     list_select_related = ["client"]
+
+
+@admin.register(CollectionHold)
+class CollectionHoldAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "kind", "status", "client", "ar_item", "until", "owner", "created_at"]
+    list_filter = ["legal_entity", "kind", "status"]
+    search_fields = ["client__name", "ar_item__number", "reason"]
+    list_select_related = ["client", "ar_item", "owner"]
+
+
+@admin.register(PeriodCloseReport)
+class PeriodCloseReportAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "period", "closed_at", "closed_by", "reason"]
+    list_filter = ["period__legal_entity"]
+    list_select_related = ["period__legal_entity", "closed_by"]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ledger.views import collections, entries, master, overview, payments, periods, reports
+from ledger.views import collections, dunning, entries, master, overview, payments, periods, reports
 
 app_name = "ledger"
 
@@ -35,6 +35,11 @@ urlpatterns = [
         name="collections-statement-pdf",
     ),
     path("collections/clients/<int:pk>/<slug:action>/", collections.client_action, name="collections-action"),
+    path("dunning/runs/", dunning.run_list, name="dunning-runs"),
+    path("dunning/runs/<int:pk>/", dunning.run_detail, name="dunning-run"),
+    path("dunning/runs/<int:pk>/progress/", dunning.run_progress, name="dunning-run-progress"),
+    path("dunning/policies/", dunning.policy_list, name="dunning-policies"),
+    path("dunning/policies/<int:pk>/", dunning.policy_detail, name="dunning-policy"),
     path("dunning-notices/<int:pk>/pdf/", collections.notice_pdf, name="dunning-notice-pdf"),
     path("entities/", master.entity_list, name="entities"),
     path("entities/<int:pk>/", master.entity_detail, name="entity-detail"),

@@ -40,6 +40,7 @@ urlpatterns = [
     path("dunning/runs/<int:pk>/progress/", dunning.run_progress, name="dunning-run-progress"),
     path("dunning/policies/", dunning.policy_list, name="dunning-policies"),
     path("dunning/policies/<int:pk>/", dunning.policy_detail, name="dunning-policy"),
+    path("dunning/policies/<int:pk>/edit/", dunning.policy_edit, name="dunning-policy-edit"),
     path("dunning-notices/<int:pk>/pdf/", collections.notice_pdf, name="dunning-notice-pdf"),
     path("entities/", master.entity_list, name="entities"),
     path("entities/<int:pk>/", master.entity_detail, name="entity-detail"),

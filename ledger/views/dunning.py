@@ -1,5 +1,7 @@
 """Dunning pages (finance writes, executives read): runs with their progress, notices and skipped clients,
-and the policies with their levels and assigned clients. Policies are still edited through the API."""
+and the policies with their levels and assigned clients, which finance edits (`update_dunning_policy`)."""
+
+from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
@@ -10,9 +12,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from core.errors import DomainError
 from ledger.choices import DunningRunStatus
-from ledger.forms import EntityChoiceField, EntityPickerForm, LedgerForm, date_input
+from ledger.forms import EntityChoiceField, EntityPickerForm, LedgerForm, amount_field, date_input
 from ledger.models import DunningLevel, DunningNotice, DunningPolicy, DunningRun
-from ledger.services.dunning import start_dunning_run
+from ledger.services.dunning import LevelSpec, start_dunning_run, update_dunning_policy
 
 from .common import ledger_reader, paginate, render_page, require_writer
 
@@ -130,3 +132,127 @@ def policy_detail(request, pk: int):
         "clients": paginate(request, clients),
     }
     return render_page(request, "ledger/dunning/policy.html", context, section="dunning-policies")
+
+
+class PolicyForm(LedgerForm):
+    name = forms.CharField(max_length=200)
+    payment_instructions = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    active = forms.BooleanField(
+        required=False, help_text="An inactive policy pauses dunning for its clients."
+    )
+    is_default = forms.BooleanField(required=False, label="Default for the legal entity")
+
+
+class LevelForm(LedgerForm):
+    days_overdue = forms.IntegerField(min_value=1, required=False, label="Days overdue")
+    fee_amount = amount_field(label="Fee")
+    annual_interest_percent = forms.DecimalField(
+        max_digits=7, decimal_places=4, min_value=0, max_value=100, required=False, label="Interest % a year"
+    )
+    escalate_to_owner = forms.BooleanField(required=False, label="Escalate")
+    subject_template = forms.CharField(max_length=500, required=False, label="Subject")
+    body_template = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, label="Body")
+
+    def is_blank(self) -> bool:
+        data = self.cleaned_data
+        return (
+            data.get("days_overdue") is None
+            and not data.get("subject_template")
+            and not data.get("body_template")
+        )
+
+    def clean(self):
+        data = super().clean()
+        if not self.is_blank():
+            for name in ("days_overdue", "subject_template", "body_template"):
+                if data.get(name) in (None, "") and name not in self.errors:
+                    self.add_error(name, "This field is required.")
+        return data
+
+
+# One spare row to add a level; a level is removed by clearing its row.
+LevelFormSet = forms.formset_factory(LevelForm, extra=1, max_num=20)
+
+
+def _level_initial(policy: DunningPolicy) -> list[dict]:
+    return [
+        {
+            "days_overdue": level.days_overdue,
+            "fee_amount": level.fee_amount,
+            "annual_interest_percent": level.annual_interest_percent,
+            "escalate_to_owner": level.escalate_to_owner,
+            "subject_template": level.subject_template,
+            "body_template": level.body_template,
+        }
+        for level in policy.levels.order_by("level")
+    ]
+
+
+def _save_policy(request, policy: DunningPolicy, form: PolicyForm, formset) -> bool:
+    """Call the service with the forms' values; put its refusals on the policy form and level rows."""
+    rows = [level_form for level_form in formset if not level_form.is_blank()]
+    specs = [
+        LevelSpec(
+            level=number,
+            days_overdue=row.cleaned_data["days_overdue"],
+            subject_template=row.cleaned_data["subject_template"],
+            body_template=row.cleaned_data["body_template"],
+            fee_amount=row.cleaned_data["fee_amount"] or Decimal(0),
+            annual_interest_percent=row.cleaned_data["annual_interest_percent"],
+            escalate_to_owner=row.cleaned_data["escalate_to_owner"],
+        )
+        for number, row in enumerate(rows, start=1)
+    ]
+    data = form.cleaned_data
+    try:
+        update_dunning_policy(
+            actor=request.user,
+            policy=policy,
+            name=data["name"],
+            payment_instructions=data["payment_instructions"],
+            active=data["active"],
+            is_default=data["is_default"],
+            levels=specs,
+        )
+    except DomainError as exc:
+        level_errors = exc.fields.get("levels")
+        if isinstance(level_errors, dict):
+            for index, errors in level_errors.items():
+                for field, field_messages in errors.items():
+                    target = field if field in rows[int(index)].fields else None
+                    rows[int(index)].add_error(target, list(field_messages))
+        for name, field_messages in exc.fields.items():
+            if name in form.fields:
+                form.add_error(name, list(field_messages))
+        form.add_error(None, exc.detail)
+        return False
+    return True
+
+
+@require_http_methods(["GET", "POST"])
+@ledger_reader
+def policy_edit(request, pk: int):
+    require_writer(request)
+    policy = get_object_or_404(DunningPolicy.objects.select_related("legal_entity"), pk=pk)
+    if request.method == "POST":
+        form = PolicyForm(request.POST)
+        formset = LevelFormSet(request.POST, prefix="levels")
+        if form.is_valid() and formset.is_valid() and _save_policy(request, policy, form, formset):
+            messages.success(request, f"Dunning policy {form.cleaned_data['name']} saved.")
+            return redirect("ledger:dunning-policy", pk=policy.pk)
+        status = 400
+    else:
+        form = PolicyForm(
+            initial={
+                "name": policy.name,
+                "payment_instructions": policy.payment_instructions,
+                "active": policy.active,
+                "is_default": policy.is_default,
+            }
+        )
+        formset = LevelFormSet(initial=_level_initial(policy), prefix="levels")
+        status = 200
+    context = {"policy": policy, "form": form, "formset": formset}
+    return render_page(
+        request, "ledger/dunning/policy_edit.html", context, section="dunning-policies", status=status
+    )

@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from core.models import AuditEvent
 from core.roles import Role
 from crm.models import Account
 from ledger.models import DunningRun
@@ -234,3 +235,80 @@ def test_the_ledger_navigation_links_the_dunning_pages(client, usd_entity, finan
     html = client.get("/ledger/collections/").content.decode()
     assert 'href="/ledger/dunning/runs/"' in html
     assert 'href="/ledger/dunning/policies/"' in html
+
+
+def _policy_post(name="Standard", levels=(), **extra):
+    data = {
+        "name": name,
+        "payment_instructions": "Pay to IBAN US00 1234.",
+        "active": "on",
+        "is_default": "on",
+        "levels-TOTAL_FORMS": str(len(levels)),
+        "levels-INITIAL_FORMS": "0",
+        "levels-MIN_NUM_FORMS": "0",
+        "levels-MAX_NUM_FORMS": "20",
+        **extra,
+    }
+    for index, row in enumerate(levels):
+        for field, value in row.items():
+            data[f"levels-{index}-{field}"] = value
+    return data
+
+
+def _row(days, fee="", percent="", subject="Reminder {{ level }}", body="Please pay {{ total_due }}."):
+    return {
+        "days_overdue": days,
+        "fee_amount": fee,
+        "annual_interest_percent": percent,
+        "subject_template": subject,
+        "body_template": body,
+    }
+
+
+def test_finance_edits_a_policy_levels_from_the_page(client, usd_entity, finance):
+    policy = make_policy(finance, usd_entity, [level(1, 30, fee="25.00", percent="8")])
+    client.force_login(finance)
+    form = client.get(f"/ledger/dunning/policies/{policy.pk}/edit/")
+    assert form.status_code == 200
+    # The existing level and one blank row to add another.
+    assert form.content.decode().count('data-testid="level-form"') == 2
+
+    blank = {"days_overdue": "", "subject_template": "", "body_template": ""}
+    response = client.post(
+        f"/ledger/dunning/policies/{policy.pk}/edit/",
+        _policy_post(levels=[_row("14", fee="10.00"), _row("45", percent="8.5"), blank]),
+    )
+
+    assert response.status_code == 302
+    levels = list(
+        policy.levels.order_by("level").values_list(
+            "level", "days_overdue", "fee_amount", "annual_interest_percent"
+        )
+    )
+    assert levels == [(1, 14, D("10.00"), None), (2, 45, D("0"), D("8.5"))]
+    assert AuditEvent.objects.filter(action="dunning_policy.changed", object_id=str(policy.pk)).exists()
+
+
+def test_policy_edit_errors_are_shown_per_level_and_change_nothing(client, usd_entity, finance, make_user):
+    policy = make_policy(finance, usd_entity, [level(1, 30, fee="25.00")])
+    client.force_login(finance)
+
+    out_of_order = client.post(
+        f"/ledger/dunning/policies/{policy.pk}/edit/", _policy_post(levels=[_row("30"), _row("20")])
+    )
+    assert out_of_order.status_code == 400
+    formset = out_of_order.context["formset"]
+    assert not formset[0].errors
+    assert formset[1].errors
+    assert "The dunning policy is invalid: level 2" in out_of_order.content.decode()
+
+    missing = client.post(
+        f"/ledger/dunning/policies/{policy.pk}/edit/", _policy_post(levels=[_row("30", subject="")])
+    )
+    assert missing.status_code == 400
+    assert missing.context["formset"][0].errors["subject_template"] == ["This field is required."]
+    assert list(policy.levels.values_list("days_overdue", "fee_amount")) == [(30, D("25.00"))]
+
+    client.force_login(make_user(Role.EXECUTIVE))
+    assert client.get(f"/ledger/dunning/policies/{policy.pk}/edit/").status_code == 403
+    assert "Edit policy" not in client.get(f"/ledger/dunning/policies/{policy.pk}/").content.decode()

@@ -344,29 +344,23 @@ def test_reopen_needs_a_reason_is_audited_and_shown_on_the_period(march, make_us
     ]
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_a_close_waits_for_time_being_recorded_into_the_month_and_then_sees_it(march):
-    """The close locks the period row; a time entry being written into March holds a share lock on it, so
-    the close waits for that write to commit and its checklist then finds the new draft."""
-    recorded, release, outcome = threading.Event(), threading.Event(), {}
-    task = march.project.tasks.first()
+def close_while_writing(march, write) -> dict:
+    """Run `write` in a transaction held open in one thread while another closes March; return what the
+    close did, after asserting it waited for the write's transaction."""
+    written, release, outcome = threading.Event(), threading.Event(), {}
 
-    def record():
+    def writer():
         try:
             with transaction.atomic():
-                record_time(
-                    actor=march.admin, person=march.people.ana, project=march.project, task=task,
-                    date=date(2026, 3, 20), hours=D("2"),
-                )  # fmt: skip
-                recorded.set()
+                write()
+                written.set()
                 release.wait(timeout=10)
         finally:
             connections.close_all()
 
-    def close():
+    def closer():
         try:
-            assert recorded.wait(timeout=10)
+            assert written.wait(timeout=10)
             close_period(actor=march.finance, period=march.period, reason="March final")
             outcome["closed"] = True
         except CloseBlocked as exc:
@@ -374,14 +368,30 @@ def test_a_close_waits_for_time_being_recorded_into_the_month_and_then_sees_it(m
         finally:
             connections.close_all()
 
-    writer, closer = threading.Thread(target=record), threading.Thread(target=close)
-    writer.start()
-    closer.start()
-    closer.join(timeout=2)
-    assert closer.is_alive()  # waiting on the period row the writer holds
+    threads = threading.Thread(target=writer), threading.Thread(target=closer)
+    for thread in threads:
+        thread.start()
+    threads[1].join(timeout=2)
+    assert threads[1].is_alive()  # waiting on the period row the write holds
     release.set()
-    writer.join(timeout=20)
-    closer.join(timeout=20)
+    for thread in threads:
+        thread.join(timeout=20)
+    return outcome
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_close_waits_for_time_being_recorded_into_the_month_and_then_sees_it(march):
+    """The close locks the period row; a time entry being written into March holds a share lock on it, so
+    the close waits for that write to commit and its checklist then finds the new draft."""
+    task = march.project.tasks.first()
+    outcome = close_while_writing(
+        march,
+        lambda: record_time(
+            actor=march.admin, person=march.people.ana, project=march.project, task=task,
+            date=date(2026, 3, 20), hours=D("2"),
+        ),
+    )  # fmt: skip
     assert outcome == {"blockers": ["approvals"]}
     march.period.refresh_from_db()
     assert march.period.status == PeriodStatus.OPEN
@@ -394,42 +404,17 @@ def test_a_close_waits_for_a_posting_into_the_month_and_then_sees_it(march):
     """A journal entry's foreign key to its period key-share-locks the period row, which the close locks
     for update: the close waits for a manual entry in flight into March, then its checklist finds the
     misposted deferred revenue and refuses."""
-    posted, release, outcome = threading.Event(), threading.Event(), {}
     accounts = {a.code: a for a in GLAccount.objects.filter(legal_entity=march.entity)}
-
-    def post():
-        try:
-            with transaction.atomic():
-                post_manual_entry(
-                    actor=march.finance, legal_entity=march.entity, date=date(2026, 3, 15), memo="Accrual",
-                    lines=[
-                        LineSpec(account=accounts["6100"], currency="USD", debit=D("100.00")),
-                        LineSpec(account=accounts["2100"], currency="USD", credit=D("100.00")),
-                    ],
-                )  # fmt: skip
-                posted.set()
-                release.wait(timeout=10)
-        finally:
-            connections.close_all()
-
-    def close():
-        try:
-            assert posted.wait(timeout=10)
-            close_period(actor=march.finance, period=march.period, reason="March final")
-            outcome["closed"] = True
-        except CloseBlocked as exc:
-            outcome["blockers"] = [blocker["key"] for blocker in exc.blockers]
-        finally:
-            connections.close_all()
-
-    poster, closer = threading.Thread(target=post), threading.Thread(target=close)
-    poster.start()
-    closer.start()
-    closer.join(timeout=2)
-    assert closer.is_alive()  # waiting on the period row the posting holds
-    release.set()
-    poster.join(timeout=20)
-    closer.join(timeout=20)
+    outcome = close_while_writing(
+        march,
+        lambda: post_manual_entry(
+            actor=march.finance, legal_entity=march.entity, date=date(2026, 3, 15), memo="Accrual",
+            lines=[
+                LineSpec(account=accounts["6100"], currency="USD", debit=D("100.00")),
+                LineSpec(account=accounts["2100"], currency="USD", credit=D("100.00")),
+            ],
+        ),
+    )  # fmt: skip
     assert outcome == {"blockers": ["reconciliations"]}
     march.period.refresh_from_db()
     assert march.period.status == PeriodStatus.OPEN

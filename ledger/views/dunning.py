@@ -174,12 +174,20 @@ class LevelForm(LedgerForm):
 LevelFormSet = forms.formset_factory(LevelForm, extra=1, max_num=20)
 
 
+def _cents(value: Decimal) -> Decimal:
+    """A fee without the column's trailing zeros: 25.0000 shows as 25.00."""
+    cents = value.quantize(Decimal("0.01"))
+    return cents if cents == value else value.normalize()
+
+
 def _level_initial(policy: DunningPolicy) -> list[dict]:
     return [
         {
             "days_overdue": level.days_overdue,
-            "fee_amount": level.fee_amount,
-            "annual_interest_percent": level.annual_interest_percent,
+            "fee_amount": _cents(level.fee_amount),
+            "annual_interest_percent": (
+                None if level.annual_interest_percent is None else level.annual_interest_percent.normalize()
+            ),
             "escalate_to_owner": level.escalate_to_owner,
             "subject_template": level.subject_template,
             "body_template": level.body_template,

@@ -75,3 +75,38 @@ def test_start_a_run_read_it_and_watch_a_pending_one_finish(page, make_user):
     page.get_by_role("navigation", name="Ledger").get_by_role("link", name="Dunning runs").click()
     expect(page.get_by_role("table", name="Dunning runs").locator("tbody tr")).to_have_count(2)
     shot(page, "dunning-runs")
+
+
+def test_edit_a_policy_level_and_see_a_refusal_on_its_row(page, make_user):
+    page.set_default_timeout(30000)
+    today = timezone.localdate()
+    entity = create_legal_entity(
+        actor=None,
+        name="Ledgerline Consulting Inc.",
+        functional_currency="USD",
+        invoice_prefix="US-",
+        today=today,
+    )
+    user = make_user(Role.FINANCE)
+    make_policy(user, entity, [level(1, 30, fee="25.00", percent="8")])
+
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto("/ledger/dunning/policies/")
+    page.get_by_role("link", name="Standard").click()
+    page.get_by_role("link", name="Edit policy").click()
+
+    new_level = page.get_by_test_id("level-form").nth(1)
+    new_level.get_by_label("Days overdue").fill("20")
+    new_level.get_by_label("Subject").fill("Second reminder")
+    new_level.get_by_label("Body").fill("Please pay {{ total_due }}.")
+    page.get_by_role("button", name="Save policy").click()
+    expect(page.get_by_text("The dunning policy is invalid: level 2")).to_be_visible()
+    shot(page, "dunning-policy-edit")
+
+    page.get_by_test_id("level-form").nth(1).get_by_label("Days overdue").fill("60")
+    page.get_by_role("button", name="Save policy").click()
+    expect(page.get_by_text("Dunning policy Standard saved.")).to_be_visible()
+    expect(page.get_by_test_id("level-row")).to_have_count(2)

@@ -271,7 +271,10 @@ def test_finance_edits_a_policy_levels_from_the_page(client, usd_entity, finance
     form = client.get(f"/ledger/dunning/policies/{policy.pk}/edit/")
     assert form.status_code == 200
     # The existing level and one blank row to add another.
-    assert form.content.decode().count('data-testid="level-form"') == 2
+    html = form.content.decode()
+    assert html.count('data-testid="level-form"') == 2
+    assert 'name="levels-0-fee_amount" value="25.00"' in html
+    assert 'name="levels-0-annual_interest_percent" value="8"' in html
 
     blank = {"days_overdue": "", "subject_template": "", "body_template": ""}
     response = client.post(

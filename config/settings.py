@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "ledger",
     "revrec",
     "analytics",
+    "insights",
 ]
 
 MIDDLEWARE = [

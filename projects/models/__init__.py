@@ -1,3 +1,4 @@
+from .capacity import Holiday, Practice, TimeOff
 from .expenses import Expense
 from .people import Person, PersonSkill, Skill
 from .projects import Assignment, Milestone, Project, RequestedSkill, ResourceRequest, Task
@@ -8,10 +9,12 @@ __all__ = [
     "Assignment",
     "CostRate",
     "Expense",
+    "Holiday",
     "Milestone",
     "MissingTimeReminder",
     "Person",
     "PersonSkill",
+    "Practice",
     "Project",
     "ProjectRateOverride",
     "RateCard",
@@ -21,6 +24,7 @@ __all__ = [
     "Role",
     "Skill",
     "Task",
+    "TimeOff",
     "TimeEntry",
     "Timesheet",
 ]

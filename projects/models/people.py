@@ -31,6 +31,9 @@ class Person(models.Model):
     email = models.EmailField(blank=True)
     role = models.ForeignKey("projects.Role", on_delete=models.PROTECT, related_name="people")
     legal_entity = models.ForeignKey("ledger.LegalEntity", on_delete=models.PROTECT, related_name="people")
+    practice = models.ForeignKey(
+        "projects.Practice", null=True, blank=True, on_delete=models.PROTECT, related_name="people"
+    )
     manager = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
     )

@@ -18,6 +18,10 @@ class Project(models.Model):
     legal_entity = models.ForeignKey("ledger.LegalEntity", on_delete=models.PROTECT, related_name="projects")
     currency = currency_field()
     status = models.CharField(max_length=10, choices=ProjectStatus.choices, default=ProjectStatus.PLANNED)
+    # The service line that delivers it (its revenue and margin count there).
+    practice = models.ForeignKey(
+        "projects.Practice", null=True, blank=True, on_delete=models.PROTECT, related_name="projects"
+    )
     manager = models.ForeignKey(
         "projects.Person", null=True, blank=True, on_delete=models.PROTECT, related_name="managed_projects"
     )

@@ -8,7 +8,8 @@ from decimal import Decimal
 from django.db.models import Count, DecimalField, Min, Q, Sum
 from django.db.models.functions import TruncMonth
 
-from analytics.kpis import KPIS, ZERO, available_hours, percent, present, prior_period, trend, weekdays
+from analytics.availability import Availability
+from analytics.kpis import KPIS, ZERO, percent, present, prior_period, trend, weekdays
 from analytics.models import DailyRollup, RollupState, TimeFact
 from analytics.selectors import kpi_report
 from core.money import format_money
@@ -26,6 +27,7 @@ CARDS = (
     "margin_percent", "wip", "backlog", "deferred_revenue", "dso", "days_to_invoice",
 )  # fmt: skip
 CARD_UNITS = {"backlog": "money", "wip": "money", "deferred_revenue": "money", "days_to_invoice": "days"}
+WEEK_END = timedelta(days=6)
 AGE_BUCKETS = (("0_30", 0, 30), ("31_60", 31, 60), ("61_90", 61, 90), ("over_90", 91, None))
 
 
@@ -304,8 +306,9 @@ def project_health(*, start: date, end: date, manager: Person | None, today: dat
 
 
 def consultant(person: Person, today: date, weeks: int = 12) -> dict:
-    """A consultant's own figures: hours this week and month against capacity (every status but rejected,
-    read from their own entries), approved utilization per week (rollups) and weeks logged under capacity."""
+    """A consultant's own figures: hours this week and month against their available hours (every status
+    but rejected, read from their own entries), approved utilization per week (rollups) and weeks logged
+    under their available hours (capacity less holidays and time off)."""
     monday = week_start(today)
     month = _month_start(today)
     own = TimeEntry.objects.filter(person=person).exclude(status=EntryStatus.REJECTED)
@@ -313,8 +316,10 @@ def consultant(person: Person, today: date, weeks: int = 12) -> dict:
         "h"
     ]
     month_hours = own.filter(date__gte=month, date__lte=today).aggregate(h=Sum("hours"))["h"]
-    capacity = person.capacity_hours_per_week
     first = monday - timedelta(weeks=weeks - 1)
+    available = Availability(
+        Person.objects.filter(pk=person.pk), min(first, month), max(today, monday + WEEK_END)
+    )
     approved = defaultdict(lambda: [ZERO, ZERO])
     for day, hours, billable in DailyRollup.objects.filter(
         person=person, date__gte=first, date__lte=today
@@ -327,15 +332,14 @@ def consultant(person: Person, today: date, weeks: int = 12) -> dict:
     trend_rows, missing = [], []
     for index in range(weeks):
         start = first + timedelta(weeks=index)
-        available = (
-            capacity if start + timedelta(days=4) <= today else available_hours(capacity, start, today)
-        )
+        # The current week counts its capacity up to today only.
+        capacity = available.hours(person.pk, start, min(start + WEEK_END, today))
         hours, billable = approved[start]
         trend_rows.append(
             {
                 "week": start,
-                "utilization": present(percent(hours, available), "percent"),
-                "billable_utilization": present(percent(billable, available), "percent"),
+                "utilization": present(percent(hours, capacity), "percent"),
+                "billable_utilization": present(percent(billable, capacity), "percent"),
             }
         )
         if start < monday and logged[start] < capacity:
@@ -343,12 +347,12 @@ def consultant(person: Person, today: date, weeks: int = 12) -> dict:
                 {
                     "week": start,
                     "logged": logged[start],
-                    "capacity": capacity,
-                    "gap": capacity - logged[start],
+                    "capacity": present(capacity, "hours"),
+                    "gap": present(capacity - logged[start], "hours"),
                 }
             )
-    week_capacity = available_hours(capacity, monday, monday + timedelta(days=6))
-    month_capacity = available_hours(capacity, month, today)
+    week_capacity = available.hours(person.pk, monday, monday + WEEK_END)
+    month_capacity = available.hours(person.pk, month, today)
     return {
         "week_start": monday,
         "week_hours": week_hours or ZERO,

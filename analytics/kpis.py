@@ -7,8 +7,9 @@ amount to the currency's minor unit, by `present` only. A ratio whose denominato
 Where the numbers come from:
 - hours, standard value, cost, billed value and WIP: the daily rollups of approved time and expenses
   (`analytics.models`), in each project's currency;
-- available hours: each person's weekly capacity spread over the weekdays (Monday–Friday) of the range.
-  Projects records no time off or holidays yet, so nothing is subtracted for them;
+- available hours: each active person's weekly capacity ÷ 5 on each weekday (Monday–Friday) of the range
+  that is not a public holiday of their legal entity, less their recorded time off (its hours per day,
+  at most the day's capacity; none on weekends and holidays) — `analytics.availability`;
 - revenue: recognised revenue from the general ledger (revenue accounts, credits − debits, functional
   currency), from the monthly GL rollup; a range counts the whole months it touches;
 - deferred and unbilled revenue: the ledger balances of the contract liability / asset accounts;
@@ -19,6 +20,11 @@ Worked example (a test): capacity 40 h; 32 h billable + 4 h non-billable; standa
 5,200.00; cost rate 80.00 → utilization 36 / 40 = 90.00%; billable utilization 32 / 40 = 80.00%;
 realization 5,200 / (32 × 175 = 5,600, all of it billed) = 92.86%; effective rate 5,200 / 36 = 144.44;
 cost 36 × 80 = 2,880.00; margin 5,200 − 2,880 = 2,320.00, margin % 2,320 / 5,200 = 44.62%.
+
+Practice: every figure of a practice (hours, capacity, standard and billed value, cost, margin, WIP) is
+that of the work its people did, whoever's project it was: the person's practice, not the project's. One
+rule keeps utilization, realization and margin of a practice about the same hours; people without a
+practice show as "No practice". GL revenue has no person dimension and is not split by practice.
 
 "Margin" is the delivery margin on billed fees (billed value − cost of the time and expenses behind it),
 not GL revenue − cost: billed fees are known per person, day and project, so margin can be cut by person
@@ -51,12 +57,15 @@ KPIS: dict[str, Kpi] = {
     kpi.name: kpi
     for kpi in [
         Kpi(
-            "utilization", "Utilization", "Hours worked ÷ available hours (capacity on weekdays).", "percent"
+            "utilization",
+            "Utilization",
+            "Hours worked ÷ available hours (weekday capacity − holidays − time off).",
+            "percent",
         ),
         Kpi(
             "billable_utilization",
             "Billable utilization",
-            "Billable hours ÷ available hours (capacity on weekdays).",
+            "Billable hours ÷ available hours (weekday capacity − holidays − time off).",
             "percent",
         ),
         Kpi(
@@ -171,11 +180,6 @@ def weekdays(start: date, end: date) -> int:
     first = start.weekday()
     count += sum(1 for offset in range(rest) if (first + offset) % 7 < WEEKDAYS)
     return count
-
-
-def available_hours(capacity_per_week: Decimal, start: date, end: date) -> Decimal:
-    """A person's capacity over a range: weekly capacity ÷ 5 for each weekday."""
-    return capacity_per_week * weekdays(start, end) / WEEKDAYS
 
 
 def percentile(histogram: dict[int, int], share: Decimal) -> Decimal | None:

@@ -9,7 +9,8 @@ from decimal import Decimal
 from django.db.models import Count, DecimalField, Q, Sum
 from django.db.models.functions import TruncMonth
 
-from analytics.kpis import ZERO, Measures, available_hours, percent, percentile, present
+from analytics.availability import availability
+from analytics.kpis import ZERO, Measures, percent, percentile, present
 from analytics.models import DailyRollup, GLMonthRollup, TimeFact
 from core.roles import Role as UserRole
 from core.roles import has_role
@@ -18,7 +19,7 @@ from ledger.choices import AccountRole, AccountType, ArItemKind
 from ledger.models import AccountBalance, ArItem, GLAccount, LegalEntity
 from ledger.reports.aging import ar_aging
 from ledger.reports.dso import dso_countback, dso_simple
-from projects.models import Person, Project
+from projects.models import Person, Practice, Project
 from revrec.reports.rpo import rpo_disclosure
 
 EXACT = DecimalField(max_digits=30, decimal_places=6)
@@ -32,18 +33,19 @@ SUMS = {
     "expense_cost": "expense_cost",
 }
 
-# group_by → (key expression on DailyRollup, name fields). Practice is the person's primary delivery role:
-# projects has no practice or service-line field yet, and the role is what a practice staffs by.
+# group_by → (key expression on DailyRollup, name fields). Practice is the practice of the person who did
+# the work (kpis.py says why); people without one group as "No practice".
 ROLLUP_GROUPS = {
     "person": ("person_id", ("person__name",)),
-    "practice": ("person__role_id", ("person__role__name",)),
+    "practice": ("person__practice_id", ("person__practice__name",)),
     "project": ("project_id", ("project__code", "project__name")),
     "client": ("project__account_id", ("project__account__name",)),
     "legal_entity": ("project__legal_entity_id", ("project__legal_entity__name",)),
     "month": ("month", ()),
 }
 # Capacity belongs to people: the groups utilization means something for, and the people's key in each.
-PEOPLE_KEYS = {"person": "pk", "practice": "role_id", "legal_entity": "legal_entity_id"}
+PEOPLE_KEYS = {"person": "pk", "practice": "practice_id", "legal_entity": "legal_entity_id"}
+NO_PRACTICE = "No practice"
 GL_GROUPS = {
     "client": "client_id",
     "project": "project_id",
@@ -103,7 +105,10 @@ def kpi_rows(*, start: date, end: date, group_by: str, person: Person | None = N
     )
     for values in aggregated:
         key = values[key_field]
-        names[key] = key.strftime("%b %Y") if group_by == "month" else _name(values, name_fields)
+        if group_by == "month":
+            names[key] = key.strftime("%b %Y")
+        else:
+            names[key] = _name(values, name_fields) or (NO_PRACTICE if group_by == "practice" else "")
         measures = Measures(
             currency=values["currency"], **{name: _dec(values[name]) for name in [*SUMS, "wip"]}
         )
@@ -149,21 +154,20 @@ def _next_month(month: date) -> date:
 
 
 def _capacity(group_by: str, start: date, end: date, person: Person | None) -> dict:
-    """Available hours per group: active people's weekly capacity over the range's weekdays."""
-    people = Person.objects.filter(active=True)
-    if person is not None:
-        people = people.filter(pk=person.pk)
+    """Available hours per group: active people's capacity on the range's weekdays, less holidays and time
+    off (`analytics.availability`)."""
+    available = availability(start, end, person)
     capacity: dict[object, Decimal] = defaultdict(lambda: ZERO)
     if group_by == "month":
-        weekly = list(people.values_list("capacity_hours_per_week", flat=True))
         month = date(start.year, start.month, 1)
         while month <= end:
             first, last = max(start, month), min(end, _next_month(month) - timedelta(days=1))
-            capacity[month] = sum((available_hours(c, first, last) for c in weekly), ZERO)
+            capacity[month] = available.total(first, last)
             month = _next_month(month)
         return capacity
-    for key, weekly in people.values_list(PEOPLE_KEYS[group_by], "capacity_hours_per_week"):
-        capacity[key] += available_hours(weekly, start, end)
+    people = Person.objects.filter(pk__in=list(available.people))
+    for pk, key in people.values_list("pk", PEOPLE_KEYS[group_by]):
+        capacity[key] += available.hours(pk, start, end)
     return capacity
 
 
@@ -171,9 +175,7 @@ def _capacity_name(group_by: str, key) -> str:
     if group_by == "person":
         return Person.objects.filter(pk=key).values_list("name", flat=True).first() or ""
     if group_by == "practice":
-        from projects.models import Role
-
-        return Role.objects.filter(pk=key).values_list("name", flat=True).first() or ""
+        return Practice.objects.filter(pk=key).values_list("name", flat=True).first() or NO_PRACTICE
     return LegalEntity.objects.filter(pk=key).values_list("name", flat=True).first() or ""
 
 

@@ -56,7 +56,9 @@ class KpiFiguresSerializer(serializers.Serializer):
     currency = serializers.CharField(allow_null=True, help_text="The currency of the group's money figures.")
     hours = _figure("Approved hours worked.")
     billable_hours = _figure("Approved billable hours.")
-    available_hours = _figure("Capacity on the range's weekdays; null for clients and projects.")
+    available_hours = _figure(
+        "Capacity on the range's weekdays less holidays and time off; null for clients and projects."
+    )
     utilization = _figure(KPIS["utilization"].formula)
     billable_utilization = _figure(KPIS["billable_utilization"].formula)
     realization = _figure(KPIS["realization"].formula)

@@ -14,6 +14,7 @@ import pytest
 
 from analytics.selectors import kpi_report
 from analytics.services import refresh_rollups
+from projects.models import Person, Practice, Project
 
 D = Decimal
 pytestmark = pytest.mark.django_db
@@ -65,11 +66,14 @@ def test_by_person(rolled_up):
     assert_figures(rows["Ana Analyst"], ANA | {"available_hours": D("40.00")})
 
 
-def test_by_practice_is_the_primary_role(rolled_up):
+def test_by_practice_is_the_persons_practice(rolled_up, people):
+    # Sam's work on P1 counts for his ERP practice even though P1 is a Data project.
+    Project.objects.filter(pk=rolled_up.p1.pk).update(practice=Practice.objects.create(name="Data"))
+    Person.objects.filter(pk=people.sam.pk).update(practice=Practice.objects.create(name="ERP"))
     rows = rows_by_name("practice")
-    assert set(rows) == {"Senior", "Analyst"}
-    assert_figures(rows["Senior"], SAM)
-    assert_figures(rows["Analyst"], ANA)
+    assert set(rows) == {"ERP", "No practice"}
+    assert_figures(rows["ERP"], SAM | {"available_hours": D("40.00")})
+    assert_figures(rows["No practice"], ANA | {"available_hours": D("40.00")})
 
 
 def test_by_client_and_project_have_no_capacity(rolled_up):

@@ -56,7 +56,7 @@ def test_executive_figures_and_charts(firm, browser):
     refresh_rollups(actor=None)
     page = browser(Role.EXECUTIVE).get("/dashboards/", WEEK).content.decode()
     assert 'data-kpi="utilization"' in page and "60.00%" in page  # 48 h of 80
-    assert 'title="Hours worked ÷ available hours (capacity on weekdays)."' in page
+    assert 'title="Hours worked ÷ available hours (weekday capacity − holidays − time off)."' in page
     for chart in ("chart_revenue", "chart_bookings", "chart_practice", "chart_aging"):
         assert f'data-chart="{chart}"' in page and f'id="{chart}"' in page
 

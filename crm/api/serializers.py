@@ -253,6 +253,9 @@ class _TermsSerializer(serializers.ModelSerializer):
         help_text="Chosen, or the billing model's usual method."
     )
     milestones = MilestoneSerializer(many=True, read_only=True)
+    # Blank on lines that are not retainers or subscriptions; declared so the schema says so.
+    billing_period = serializers.ChoiceField(choices=BillingPeriod.choices, allow_blank=True, read_only=True)
+    unused_hours = serializers.ChoiceField(choices=UnusedHours.choices, allow_blank=True, read_only=True)
 
     @extend_schema_field(serializers.ChoiceField(choices=RevenueMethod.choices))
     def get_revenue_method(self, line) -> str:
@@ -261,9 +264,9 @@ class _TermsSerializer(serializers.ModelSerializer):
 
 class OpportunityLineSerializer(_TermsSerializer):
     amount = AmountField(currency="opportunity.currency")
-    cap_amount = AmountField(currency="opportunity.currency")
-    period_amount = AmountField(currency="opportunity.currency")
-    overage_rate = AmountField(currency="opportunity.currency")
+    cap_amount = AmountField(currency="opportunity.currency", allow_null=True)
+    period_amount = AmountField(currency="opportunity.currency", allow_null=True)
+    overage_rate = AmountField(currency="opportunity.currency", allow_null=True)
 
     class Meta:
         model = OpportunityLine
@@ -275,9 +278,9 @@ class QuoteLineSerializer(_TermsSerializer):
     amount = AmountField(currency="quote.currency")
     list_amount = AmountField(currency="quote.currency")
     cost_amount = AmountField(currency="quote.currency")
-    cap_amount = AmountField(currency="quote.currency")
-    period_amount = AmountField(currency="quote.currency")
-    overage_rate = AmountField(currency="quote.currency")
+    cap_amount = AmountField(currency="quote.currency", allow_null=True)
+    period_amount = AmountField(currency="quote.currency", allow_null=True)
+    overage_rate = AmountField(currency="quote.currency", allow_null=True)
 
     class Meta:
         model = QuoteLine
@@ -295,9 +298,9 @@ class QuoteLineSerializer(_TermsSerializer):
 
 class ContractLineSerializer(_TermsSerializer):
     amount = AmountField(currency="contract.currency")
-    cap_amount = AmountField(currency="contract.currency")
-    period_amount = AmountField(currency="contract.currency")
-    overage_rate = AmountField(currency="contract.currency")
+    cap_amount = AmountField(currency="contract.currency", allow_null=True)
+    period_amount = AmountField(currency="contract.currency", allow_null=True)
+    overage_rate = AmountField(currency="contract.currency", allow_null=True)
     rate_card = serializers.IntegerField(
         source="rate_card_id",
         read_only=True,

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from billing.choices import CreditNoteStatus, InvoiceStatus
 from billing.models import CreditNoteLine, InvoiceLine
+from billing.services.bulk import insert_objects, update_rows
 from billing.services.drafts.expenses import rebill_amount
 from core import audit
 from core.errors import InvalidTransition, ValidationFailed
@@ -265,7 +266,7 @@ def compute_recognition(contract_ids, as_of: date) -> Recognition:
         PerformanceObligation.objects.filter(
             contract_id__in=list(contract_ids), status=ObligationStatus.ACTIVE
         )
-        .select_related("contract_line", "contract", "contract__account")
+        .select_related("contract_line", "contract", "contract__account", "contract__legal_entity")
         .order_by("contract_id", "id")
     )
     found = Recognition(obligations=obligations, inputs=_inputs(list(contract_ids), as_of))
@@ -384,18 +385,15 @@ def _recognise_chunk(run: RevenueRun, contract_ids: list[int]) -> None:
         for line in new_lines:
             line.run, line.recognized_at = run, now
             line.journal_entry = entry_of.get(line.obligation.contract_id)
-        RevenueScheduleLine.objects.bulk_create(new_lines)
-        for line in flipped:
-            line.status, line.run, line.recognized_at = LineStatus.RECOGNIZED, run, now
-            line.journal_entry = entry_of.get(line.obligation.contract_id)
-        RevenueScheduleLine.objects.bulk_update(flipped, ["status", "run", "recognized_at", "journal_entry"])
+        insert_objects(new_lines)
+        _mark_recognized(run, flipped, entry_of, {o.pk: o.contract_id for o in obligations}, now)
         for obligation in obligations:
             if obligation.method == RevenueMethod.MILESTONE and obligation.pk in amounts:
                 plan_schedule(obligation)  # accepted milestones leave the plan
         recognised = _functional(entries, accounts[AccountRole.DEFERRED_REVENUE], as_of) if entries else ZERO
         reclassified = _reclassify(run, locked, obligations, inputs["billed"], accounts, projects)
-        RevenueRunContract.objects.bulk_create(
-            RevenueRunContract(run=run, contract_id=pk, journal_entry=entry_of.get(pk)) for pk in locked
+        insert_objects(
+            [RevenueRunContract(run=run, contract_id=pk, journal_entry=entry_of.get(pk)) for pk in locked]
         )
         totals = dict(run.totals)
         for obligation in obligations:
@@ -412,6 +410,22 @@ def _recognise_chunk(run: RevenueRun, contract_ids: list[int]) -> None:
             warnings=warnings[:200],
         )
         run.totals, run.warnings = totals, warnings
+
+
+def _mark_recognized(run: RevenueRun, lines: list, entry_of: dict, contract_of: dict, now) -> None:
+    """Flip due planned lines to recognised by this run, each naming its contract's entry: one UPDATE
+    joined to the lines' entry ids (a contract without an entry leaves its lines' entry empty)."""
+    recognized = {"status": LineStatus.RECOGNIZED, "run_id": run.pk, "recognized_at": now}
+    with_entry, without_entry = [], []
+    for line in lines:
+        entry = entry_of.get(contract_of[line.obligation_id])
+        if entry is None:
+            without_entry.append(line.pk)
+        else:
+            with_entry.append((line.pk, entry.pk))
+    update_rows(RevenueScheduleLine, ["journal_entry_id"], with_entry, constants=recognized)
+    if without_entry:
+        RevenueScheduleLine.objects.filter(pk__in=without_entry).update(**recognized, journal_entry_id=None)
 
 
 def _line(account, currency, amount, project_id, contract) -> LineSpec:
@@ -510,11 +524,11 @@ def _reclassify(run, contract_ids, obligations, billed, accounts, projects) -> D
 
 def _functional(entries, account, day) -> Decimal:
     """The net functional debit of these entries' lines on `account` dated `day` (one currency: the
-    legal entity's, so amounts in several contract currencies add up)."""
-    lines = JournalLine.objects.filter(entry__in=entries, account=account, entry__date=day)
-    return sum(
-        (debit - credit for debit, credit in lines.values_list("functional_debit", "functional_credit")), ZERO
-    )
+    legal entity's, so amounts in several contract currencies add up), summed by the database."""
+    net = JournalLine.objects.filter(
+        entry_id__in=[entry.pk for entry in entries], account=account, date=day
+    ).aggregate(net=Sum(F("functional_debit") - F("functional_credit")))["net"]
+    return net or ZERO
 
 
 def _claim(run_id: int) -> RevenueRun | None:

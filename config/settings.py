@@ -278,6 +278,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_THROTTLE_ANON", default="60/min"),
         "client": env.str("API_THROTTLE_USER", default="1200/min"),
+        # Failed API key authentications per client address (bad, revoked or expired keys).
+        "failed_auth": env.str("API_THROTTLE_FAILED_AUTH", default="30/min"),
     },
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

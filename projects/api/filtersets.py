@@ -15,6 +15,7 @@ from projects.models import (
     Assignment,
     CostRate,
     Expense,
+    Holiday,
     Milestone,
     Person,
     Project,
@@ -23,6 +24,7 @@ from projects.models import (
     ResourceRequest,
     Task,
     TimeEntry,
+    TimeOff,
     Timesheet,
 )
 
@@ -33,13 +35,14 @@ class ProjectFilterSet(django_filters.FilterSet):
     contract = django_filters.NumberFilter(field_name="contract_id")
     legal_entity = django_filters.NumberFilter(field_name="legal_entity_id")
     manager = django_filters.NumberFilter(field_name="manager_id")
+    practice = django_filters.NumberFilter(field_name="practice_id")
     code = django_filters.CharFilter(
         field_name="code", lookup_expr="istartswith", help_text="Codes starting so."
     )
 
     class Meta:
         model = Project
-        fields = ["status", "account", "contract", "legal_entity", "manager", "code"]
+        fields = ["status", "account", "contract", "legal_entity", "manager", "practice", "code"]
 
 
 class TaskFilterSet(django_filters.FilterSet):
@@ -104,6 +107,7 @@ class RateOverrideFilterSet(django_filters.FilterSet):
 
 class PersonFilterSet(django_filters.FilterSet):
     role = django_filters.NumberFilter(field_name="role_id")
+    practice = django_filters.NumberFilter(field_name="practice_id")
     legal_entity = django_filters.NumberFilter(field_name="legal_entity_id")
     manager = django_filters.NumberFilter(field_name="manager_id")
     active = django_filters.BooleanFilter()
@@ -116,7 +120,7 @@ class PersonFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = Person
-        fields = ["role", "legal_entity", "manager", "active", "skill"]
+        fields = ["role", "practice", "legal_entity", "manager", "active", "skill"]
 
 
 class AssignmentFilterSet(django_filters.FilterSet):
@@ -195,3 +199,25 @@ class ExpenseFilterSet(django_filters.FilterSet):
     class Meta:
         model = Expense
         fields = ["person", "project", "status", "category", "billable", "date"]
+
+
+class HolidayFilterSet(django_filters.FilterSet):
+    legal_entity = django_filters.NumberFilter(field_name="legal_entity_id")
+    date = django_filters.DateFromToRangeFilter(help_text="From date_after to date_before.")
+
+    class Meta:
+        model = Holiday
+        fields = ["legal_entity", "date"]
+
+
+class TimeOffFilterSet(django_filters.FilterSet):
+    person = django_filters.NumberFilter(field_name="person_id")
+    kind = django_filters.ChoiceFilter(choices=TimeOff.Kind.choices)
+    after = django_filters.DateFilter(field_name="end", lookup_expr="gte", help_text="Ending on or after.")
+    before = django_filters.DateFilter(
+        field_name="start", lookup_expr="lte", help_text="Starting on or before."
+    )
+
+    class Meta:
+        model = TimeOff
+        fields = ["person", "kind", "after", "before"]

@@ -19,6 +19,7 @@ from projects.models import (
     Expense,
     Milestone,
     Person,
+    Practice,
     Project,
     ProjectRateOverride,
     RateCard,
@@ -147,6 +148,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "budget_amount",
             "target_margin_percent",
             "manager",
+            "practice",
             "allow_any_person",
             "description",
             "created_at",
@@ -186,6 +188,9 @@ class ProjectCreateSerializer(serializers.Serializer):
     )
     allow_any_person = serializers.BooleanField(default=False)
     description = serializers.CharField(required=False, allow_blank=True, default="")
+    practice = serializers.PrimaryKeyRelatedField(
+        queryset=Practice.objects.all(), required=False, allow_null=True, help_text="The service line."
+    )
     tasks = TaskSpecSerializer(many=True, required=False, default=list)
 
 
@@ -203,6 +208,9 @@ class ProjectUpdateSerializer(serializers.Serializer):
     )
     allow_any_person = serializers.BooleanField(required=False)
     description = serializers.CharField(required=False, allow_blank=True)
+    practice = serializers.PrimaryKeyRelatedField(
+        queryset=Practice.objects.all(), required=False, allow_null=True, help_text="The service line."
+    )
 
     def validate(self, attrs):
         return _only_known_fields(self, attrs)
@@ -397,6 +405,8 @@ def current_cost_rate(person: Person) -> CostRate | None:
 
 
 class PersonSerializer(serializers.ModelSerializer):
+    # Blank when none is on record: a plain string, since "" is no e-mail address (the schema said so).
+    email = serializers.CharField(read_only=True, help_text="E-mail address; empty when none is on record.")
     cost_rate = serializers.SerializerMethodField(help_text="Cost per hour valid today, in cost_currency.")
     cost_currency = serializers.SerializerMethodField()
     skills = serializers.SerializerMethodField()
@@ -409,6 +419,7 @@ class PersonSerializer(serializers.ModelSerializer):
             "name",
             "email",
             "role",
+            "practice",
             "legal_entity",
             "manager",
             "cost_rate",
@@ -449,6 +460,9 @@ class PersonCreateSerializer(serializers.Serializer):
     capacity_hours_per_week = serializers.DecimalField(max_digits=5, decimal_places=2, default=Decimal(40))
     location = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     skills = SkillLevelSerializer(many=True, required=False, default=list)
+    practice = serializers.PrimaryKeyRelatedField(
+        queryset=Practice.objects.all(), required=False, allow_null=True, help_text="The service line."
+    )
 
 
 class PersonUpdateSerializer(serializers.Serializer):
@@ -463,6 +477,9 @@ class PersonUpdateSerializer(serializers.Serializer):
     location = serializers.CharField(max_length=100, required=False, allow_blank=True)
     active = serializers.BooleanField(required=False)
     skills = SkillLevelSerializer(many=True, required=False, help_text="Replaces the person's skills.")
+    practice = serializers.PrimaryKeyRelatedField(
+        queryset=Practice.objects.all(), required=False, allow_null=True, help_text="The service line."
+    )
 
     def validate(self, attrs):
         return _only_known_fields(self, attrs)

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from projects.api import views
+from projects.api import capacity, views
 
 router = SimpleRouter()
 router.register("projects", views.ProjectViewSet, basename="project")
@@ -17,6 +17,9 @@ router.register("resource-requests", views.ResourceRequestViewSet, basename="res
 router.register("time-entries", views.TimeEntryViewSet, basename="time-entry")
 router.register("timesheets", views.TimesheetViewSet, basename="timesheet")
 router.register("expenses", views.ExpenseViewSet, basename="expense")
+router.register("practices", capacity.PracticeViewSet, basename="practice")
+router.register("holidays", capacity.HolidayViewSet, basename="holiday")
+router.register("time-off", capacity.TimeOffViewSet, basename="time-off")
 
 urlpatterns = [
     *router.urls,

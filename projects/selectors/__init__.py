@@ -4,7 +4,16 @@ from django.db.models import Q, QuerySet
 
 from core.roles import Role, has_role
 from projects.access import person_of, reads_all_projects, reads_all_time
-from projects.models import Assignment, Expense, Person, Project, ResourceRequest, TimeEntry, Timesheet
+from projects.models import (
+    Assignment,
+    Expense,
+    Person,
+    Project,
+    ResourceRequest,
+    TimeEntry,
+    TimeOff,
+    Timesheet,
+)
 
 
 def visible_projects(user) -> QuerySet[Project]:
@@ -71,3 +80,15 @@ def visible_timesheets(user) -> QuerySet[Timesheet]:
         managed = TimeEntry.objects.filter(project__manager__user=user).values("timesheet_id")
         mine |= Q(pk__in=managed)
     return Timesheet.objects.filter(mine)
+
+
+def visible_time_off(user) -> QuerySet[TimeOff]:
+    """Everyone's time off for the roles that staff, run or read projects (they plan with it); else one's
+    own."""
+    if reads_all_projects(user):
+        return TimeOff.objects.all()
+    return (
+        TimeOff.objects.filter(person__user=user)
+        if getattr(user, "is_authenticated", False)
+        else TimeOff.objects.none()
+    )

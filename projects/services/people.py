@@ -35,6 +35,7 @@ PERSON_EDITABLE = (
     "location",
     "active",
     "user",
+    "practice",
 )
 
 
@@ -97,6 +98,7 @@ def create_person(
     capacity_hours_per_week: Decimal = Decimal(40),
     location: str = "",
     skills: Iterable = (),
+    practice=None,
 ) -> Person:
     """Add someone the firm staffs: primary role, legal entity, weekly capacity, skills (level 1–5)."""
     require_any(actor, STAFFERS, "add people")
@@ -117,6 +119,7 @@ def create_person(
         manager=manager,
         capacity_hours_per_week=capacity_hours_per_week,
         location=location[:100],
+        practice=practice,
     )
     parsed = parse_skills(skills)
     PersonSkill.objects.bulk_create(PersonSkill(person=person, skill=s, level=lvl) for s, lvl in parsed)
@@ -135,7 +138,8 @@ def create_person(
 
 @transaction.atomic
 def update_person(*, actor, person: Person, **changes) -> Person:
-    """Change a person's role, legal entity, line manager, capacity, location, user link or activity."""
+    """Change a person's role, practice, legal entity, line manager, capacity, location, user link or
+    activity."""
     require_any(actor, STAFFERS, "change people")
     unknown = sorted(set(changes) - set(PERSON_EDITABLE))
     if unknown:

@@ -38,6 +38,7 @@ PROJECT_EDITABLE = (
     "target_margin_percent",
     "allow_any_person",
     "description",
+    "practice",
 )
 
 
@@ -106,6 +107,7 @@ def create_project(
     target_margin_percent: Decimal | None = None,
     allow_any_person: bool = False,
     description: str = "",
+    practice=None,
 ) -> Project:
     """Create a project with its task tree (`tasks`: [{name, billable, children?}]).
 
@@ -160,6 +162,7 @@ def create_project(
                 target_margin_percent=target_margin_percent,
                 allow_any_person=allow_any_person,
                 description=description,
+                practice=practice,
                 created_by=actor if getattr(actor, "is_authenticated", False) else None,
             )
     except IntegrityError:

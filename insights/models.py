@@ -53,6 +53,8 @@ class InsightRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Percent of the run's kinds done; each kind is written in its own transaction.
+    progress = models.PositiveSmallIntegerField(default=0)
     raised = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
     cleared = models.PositiveIntegerField(default=0)
@@ -61,8 +63,13 @@ class InsightRun(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
 
+    def __str__(self):
+        return f"Insight run {self.pk} as of {self.as_of.isoformat()}"
+
 
 class Insight(models.Model):
+    """One thing worth a look, raised by a detector, shown in the inbox of its audience and its owner."""
+
     kind = models.CharField(max_length=20, choices=InsightKind.choices)
     # The detector's rule within the kind, e.g. "day_above_norm", "rate_mismatch", "late_payment_risk".
     rule = models.CharField(max_length=40)

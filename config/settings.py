@@ -254,6 +254,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "projects.tasks.missing_time_reminders",
         "schedule": crontab(hour=6, minute=0),
     },
+    "nightly-insights": {"task": "insights.tasks.nightly_insights", "schedule": crontab(hour=5, minute=0)},
     # Dashboards read rollups; they trail the sources by at most this long (refreshed on demand too).
     "refresh-kpi-rollups": {"task": "analytics.tasks.refresh_kpi_rollups", "schedule": 300.0},
 }
@@ -309,7 +310,10 @@ SPECTACULAR_SETTINGS = {
         "core.api.schema.add_conventions",
     ],
     # Several resources have a `kind`; these name their enums instead of a hash suffix.
-    "ENUM_NAME_OVERRIDES": {"CollectionHoldKindEnum": "ledger.choices.HoldKind"},
+    "ENUM_NAME_OVERRIDES": {
+        "CollectionHoldKindEnum": "ledger.choices.HoldKind",
+        "TimeOffKindEnum": "projects.models.capacity.TimeOff.Kind",
+    },
 }
 
 # Idempotency keys are kept this long; a replay after that executes again.

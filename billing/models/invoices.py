@@ -139,7 +139,6 @@ class InvoiceLine(models.Model):
 
     class Meta:
         ordering = ["invoice", "position", "id"]
-        indexes = [models.Index(fields=["plan"], name="invoice_line_plan")]
 
     def __str__(self):
         return self.description

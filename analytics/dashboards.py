@@ -5,14 +5,13 @@ from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Min, Q, Sum
+from django.db.models import DecimalField, Q, Sum
 from django.db.models.functions import TruncMonth
 
 from analytics.availability import Availability
 from analytics.kpis import KPIS, ZERO, percent, present, prior_period, trend, weekdays
 from analytics.models import DailyRollup, RollupState, TimeFact
 from analytics.selectors import kpi_report
-from core.money import format_money
 from crm.models import Contract
 from ledger.models import LegalEntity
 from ledger.reports.aging import ar_aging
@@ -206,103 +205,6 @@ def deferred_by_month(end: date, months: int = 6) -> dict:
         "labels": labels,
         "series": [{"entity": k[0], "currency": k[1], "values": v} for k, v in series.items()],
     }
-
-
-def project_health(*, start: date, end: date, manager: Person | None, today: date) -> list[dict]:
-    """Each active project's health, red / amber / green, with the reasons in words:
-    - budget burn (hours to date ÷ budget hours) ahead of the schedule (days elapsed ÷ duration) by more
-      than 10 points is amber, 25 red;
-    - margin to date under the project's target margin is amber, 10 points under red;
-    - unbilled WIP older than 60 days is amber, 90 red;
-    - time submitted and not approved for more than 7 days is amber."""
-    projects = Project.objects.filter(status="active").select_related("account", "manager").order_by("code")
-    if manager is not None:
-        projects = projects.filter(manager=manager)
-    projects = list(projects)
-    ids = [p.pk for p in projects]
-    to_date = {
-        row["project_id"]: row
-        for row in DailyRollup.objects.filter(project_id__in=ids, date__lte=end)
-        .values("project_id")
-        .annotate(
-            hours=Sum("hours", output_field=EXACT),
-            billed=Sum("billed_value", output_field=EXACT),
-            cost=Sum("time_cost", output_field=EXACT),
-            expenses=Sum("expense_cost", output_field=EXACT),
-            wip=Sum("wip_value", output_field=EXACT),
-            oldest_wip=Min("date", filter=Q(wip_value__gt=0)),
-        )
-        .order_by()
-    }
-    waiting = {
-        row["project_id"]: row
-        for row in TimeEntry.objects.filter(project_id__in=ids, status=EntryStatus.SUBMITTED)
-        .values("project_id")
-        .annotate(n=Count("pk"), hours=Sum("hours"), oldest=Min("submitted_at"))
-        .order_by()
-    }
-    result = []
-    for project in projects:
-        figures = to_date.get(project.pk, {})
-        reasons: list[tuple[str, str]] = []
-        hours = Decimal(figures.get("hours") or 0)
-        duration = (project.end - project.start).days + 1
-        elapsed = min(max((today - project.start).days + 1, 0), duration)
-        schedule = percent(Decimal(elapsed), Decimal(duration)) or ZERO
-        burn = percent(hours, project.budget_hours)
-        if burn is not None:
-            gap = burn - schedule
-            text = (
-                f"Budget {present(burn, 'percent')}% burnt at {present(schedule, 'percent')}% of the schedule"
-            )
-            if gap > 25:
-                reasons.append(("red", text))
-            elif gap > 10:
-                reasons.append(("amber", text))
-        billed = Decimal(figures.get("billed") or 0)
-        cost = Decimal(figures.get("cost") or 0) + Decimal(figures.get("expenses") or 0)
-        margin = percent(billed - cost, billed)
-        if (
-            margin is not None
-            and project.target_margin_percent is not None
-            and margin < project.target_margin_percent
-        ):
-            text = f"Margin {present(margin, 'percent')}% against a {project.target_margin_percent}% target"
-            reasons.append(("red" if margin < project.target_margin_percent - 10 else "amber", text))
-        oldest = figures.get("oldest_wip")
-        if oldest:
-            age = (end - oldest).days
-            unbilled = format_money(Decimal(figures["wip"]), project.currency)
-            text = f"{unbilled} unbilled, the oldest {age} days old"
-            if age > 90:
-                reasons.append(("red", text))
-            elif age > 60:
-                reasons.append(("amber", text))
-        pending = waiting.get(project.pk)
-        if pending and pending["oldest"] and (today - pending["oldest"].date()).days > 7:
-            reasons.append(
-                (
-                    "amber",
-                    f"{pending['n']} time entries ({pending['hours']} h) waiting for approval over 7 days",
-                )
-            )
-        status = "red" if any(r[0] == "red" for r in reasons) else "amber" if reasons else "green"
-        result.append(
-            {
-                "project": project,
-                "status": status,
-                "reasons": [text for _, text in reasons],
-                "hours": present(hours, "hours"),
-                "budget_hours": project.budget_hours,
-                "burn": present(burn, "percent"),
-                "schedule": present(schedule, "percent"),
-                "margin_percent": present(margin, "percent"),
-                "wip": present(Decimal(figures.get("wip") or 0), "money", project.currency),
-                "pending": pending["n"] if pending else 0,
-            }
-        )
-    order = {"red": 0, "amber": 1, "green": 2}
-    return sorted(result, key=lambda r: (order[r["status"]], r["project"].code))
 
 
 def consultant(person: Person, today: date, weeks: int = 12) -> dict:

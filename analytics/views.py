@@ -6,11 +6,11 @@ from datetime import date, timedelta
 
 from django import forms
 from django.core.paginator import Paginator
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from analytics import dashboards
+from analytics import dashboards, health
 from analytics.kpis import GROUP_BY, KPIS
 from analytics.selectors import REPORT_COLUMNS, kpi_report, report_table, scope_for
 from core.roles import Role, has_role
@@ -224,7 +224,7 @@ def projects(request):
     rows = (
         []
         if manager is None and not has_role(request.user, *FIRM)
-        else dashboards.project_health(start=start, end=end, manager=manager, today=timezone.localdate())
+        else health.project_health(start=start, end=end, manager=manager, today=timezone.localdate())
     )
     if wants_csv(request):
         return csv_response(
@@ -247,6 +247,45 @@ def projects(request):
         "mine": manager is not None,
     }
     return _render(request, "analytics/projects.html", context, section="projects")
+
+
+@require_GET
+@role_required(*FIRM, Role.PROJECT_MANAGER)
+def project_detail(request, pk: int):
+    """One project's health and burn-down; a project manager sees the projects they manage only."""
+    projects = Project.objects.select_related("account", "manager")
+    if not has_role(request.user, *FIRM):
+        projects = projects.filter(manager__user=request.user)
+    project = get_object_or_404(projects, pk=pk)
+    today = timezone.localdate()
+    manager = project.manager if not has_role(request.user, *FIRM) else None
+    row = next(
+        (
+            r
+            for r in health.project_health(start=project.start, end=today, manager=manager, today=today)
+            if r["project"].pk == project.pk
+        ),
+        None,
+    )
+    burn = health.burn_down(project, today=today)
+    charts = {}
+    if burn["has_hours"]:
+        charts["chart_burn_hours"] = _spec(
+            burn["labels"],
+            "hours",
+            None,
+            [
+                ("Budget hours remaining", burn["hours"], "#0d6efd", "line", None),
+                ("Ideal", burn["hours_ideal"], "#adb5bd", "line", None),
+            ],
+        )
+    if burn["has_fees"]:
+        charts["chart_burn_fees"] = _spec(burn["labels"], "money", project.currency, [
+            ("Budget fees remaining", burn["fees"], "#20c997", "line", None),
+            ("Ideal", burn["fees_ideal"], "#adb5bd", "line", None),
+        ])  # fmt: skip
+    context = {"project": project, "row": row, "charts": charts, "today": today}
+    return _render(request, "analytics/project.html", context, section="projects")
 
 
 class ExploreForm(PeriodForm):

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 # Loaded in this order; each app's `demo.load(ctx)` must be safe to run again (get-or-create by natural key).
-DEMO_APPS = ["core", "ledger", "crm", "projects", "billing", "revrec", "analytics"]
+DEMO_APPS = ["core", "ledger", "crm", "projects", "billing", "revrec", "analytics", "insights"]
 
 
 @dataclass

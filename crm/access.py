@@ -3,7 +3,8 @@
 Project managers are the firm's account managers: they run the pipeline, quote and win deals, and change
 the accounts, opportunities, quotes and contracts they own (or that nobody owns yet). Integrators sync CRM
 data through the API. Finance, executives and resource managers read everything in the CRM (finance also
-approves risky quotes, as the sales policy's approver role). Consultants have no CRM access. Admins do all.
+approves risky quotes, as the sales policy's approver role, and logs its collection calls and tasks as
+activities on the clients). Consultants have no CRM access. Admins do all.
 A task or command (no actor) acts as the system.
 """
 
@@ -12,6 +13,7 @@ from core.roles import Role, has_role
 
 READERS = (Role.PROJECT_MANAGER, Role.RESOURCE_MANAGER, Role.FINANCE, Role.EXECUTIVE, Role.INTEGRATOR)
 WRITERS = (Role.PROJECT_MANAGER, Role.INTEGRATOR)
+ACTIVITY_WRITERS = (*WRITERS, Role.FINANCE)
 
 
 def can_read(user) -> bool:
@@ -20,6 +22,10 @@ def can_read(user) -> bool:
 
 def can_write(user) -> bool:
     return has_role(user, *WRITERS)
+
+
+def can_log_activity(user) -> bool:
+    return has_role(user, *ACTIVITY_WRITERS)
 
 
 def can_change(user, owner_id: int | None) -> bool:
@@ -36,6 +42,11 @@ def can_change(user, owner_id: int | None) -> bool:
 def require_writer(actor) -> None:
     if actor is not None and not can_write(actor):
         raise PermissionDenied("Only account managers (project managers) and integrators change CRM data.")
+
+
+def require_activity_writer(actor) -> None:
+    if actor is not None and not can_log_activity(actor):
+        raise PermissionDenied("Only account managers, finance and integrators log CRM activities.")
 
 
 def require_owner(actor, owner_id: int | None, what: str) -> None:

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from core.api import base
 from core.api.permissions import role_permission
 from crm import selectors
-from crm.access import READERS, WRITERS
+from crm.access import ACTIVITY_WRITERS, READERS, WRITERS
 from crm.api import filtersets
 from crm.api import serializers as s
 from crm.models import (
@@ -107,6 +107,11 @@ class ActivityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmViewS
 
     model = Activity
     serializer_class = s.ActivitySerializer
+    # Finance logs its collection calls and follow-ups on the clients too.
+    permission_classes = [
+        *base.APIView.permission_classes,
+        role_permission(read=READERS, write=ACTIVITY_WRITERS),
+    ]
     filterset_class = filtersets.ActivityFilterSet
     pagination_class = base.cursor_pagination("due", "id")
 

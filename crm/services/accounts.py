@@ -9,7 +9,7 @@ from django.utils import timezone
 from core import audit
 from core.errors import Conflict, ValidationFailed
 from core.events import emit
-from crm.access import require_owner, require_writer
+from crm.access import require_activity_writer, require_owner, require_writer
 from crm.choices import ActivityKind
 from crm.models import Account, Activity, Contact
 
@@ -218,7 +218,7 @@ def create_activity(
     notes: str = "",
 ) -> Activity:
     """Log or plan a call, meeting, e-mail or task; it is the owner's (default: the actor) until done."""
-    require_writer(actor)
+    require_activity_writer(actor)
     problems = {}
     if kind not in ActivityKind.values:
         problems["kind"] = [f"Choose one of: {', '.join(ActivityKind.values)}."]

@@ -18,7 +18,7 @@ from crm.services.accounts import (
     create_contact,
 )
 
-from .common import crm_reader, may_change, paginate, render_page, require_writer
+from .common import crm_reader, may_change, paginate, render_page, require_activity_writer, require_writer
 
 
 @require_GET
@@ -104,7 +104,7 @@ def account_add_contact(request, pk: int):
 @require_POST
 @crm_reader
 def account_add_activity(request, pk: int):
-    require_writer(request)
+    require_activity_writer(request)
     account = get_object_or_404(Account, pk=pk)
     form = ActivityForm(request.POST)
     if form.is_valid():

@@ -6,7 +6,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from core.views import role_required
-from crm.access import READERS, can_change, can_write
+from crm.access import READERS, can_change, can_log_activity, can_write
 
 PAGE_SIZE = 50
 
@@ -19,11 +19,22 @@ def require_writer(request) -> None:
         raise PermissionDenied("Your role may read the CRM but not change it.")
 
 
+def require_activity_writer(request) -> None:
+    if not can_log_activity(request.user):
+        raise PermissionDenied("Your role may read the CRM but not log activities.")
+
+
 def render_page(request, template: str, context: dict, *, section: str, status: int = 200):
     return render(
         request,
         template,
-        {"section": section, "can_write": can_write(request.user), "today": timezone.localdate(), **context},
+        {
+            "section": section,
+            "can_write": can_write(request.user),
+            "can_log_activity": can_log_activity(request.user),
+            "today": timezone.localdate(),
+            **context,
+        },
         status=status,
     )
 

@@ -17,6 +17,7 @@ from crm import selectors
 from crm.access import ACTIVITY_WRITERS, READERS, WRITERS
 from crm.api import filtersets
 from crm.api import serializers as s
+from crm.api import trace as trace_api
 from crm.models import (
     Account,
     Activity,
@@ -221,11 +222,12 @@ class OpportunityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmVi
         """The weighted open pipeline by expected-close month and by owner, per currency."""
         return Response(s.ForecastSerializer(selectors.forecast()).data)
 
-    @extend_schema(responses=s.TraceSerializer)
-    @action(detail=True, methods=["get"])
+    @extend_schema(responses=trace_api.TraceSerializer)
+    @action(detail=True, methods=["get"], filterset_class=None)
     def trace(self, request, pk=None):
-        """The quote-to-cash chain this deal produced so far, and where it is stuck."""
-        return Response(s.TraceSerializer(selectors.trace(self.get_object())).data)
+        """The quote-to-cash chain this deal produced so far (quotes, contract versions, projects, time and
+        expenses by status, invoices, payments, revenue, journal entries) and what blocks it, in words."""
+        return trace_api.trace_response(self.get_object())
 
 
 class QuoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmViewSet):

@@ -113,7 +113,8 @@ def test_create_an_opportunity_with_lines_and_win_it(pm_api, client_account, rol
     trace = pm_api.get(f"/api/v1/opportunities/{body['id']}/trace/").json()
     assert trace["contract"]["number"] == "US-C-00001"
     assert [p["code"] for p in trace["projects"]] == ["US-C-00001"]
-    assert trace["stuck"] == "Delivering: project US-C-00001 is running; nothing is invoiced yet."
+    assert trace["stuck"].startswith("Won today, no time approved yet")
+    assert trace["blockers"][0]["code"] == "no_time_approved"
 
 
 def test_win_with_missing_data_lists_every_problem_and_creates_nothing(pm_api, client_account, roles):

@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("billing.api.urls")),
     path("", include("revrec.api.urls")),
     path("", include("analytics.api.urls")),
+    path("", include("insights.api.urls")),
 ]
 
 urlpatterns = [
@@ -23,6 +24,7 @@ urlpatterns = [
     path("billing/", include("billing.urls")),
     path("revenue/", include("revrec.urls")),
     path("dashboards/", include("analytics.urls")),
+    path("insights/", include("insights.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from crm.views import accounts, deals, pipeline
+from crm.views import accounts, deals, pipeline, trace
 
 app_name = "crm"
 
@@ -26,6 +26,7 @@ urlpatterns = [
         name="opportunity-add-activity",
     ),
     path("opportunities/<int:pk>/quote/", pipeline.opportunity_quote, name="opportunity-quote"),
+    path("opportunities/<int:pk>/trace/", trace.opportunity_trace_page, name="opportunity-trace"),
     path("quotes/<int:pk>/", deals.quote_detail, name="quote-detail"),
     path("quotes/<int:pk>/submit/", deals.quote_action, {"action": "submit"}, name="quote-submit"),
     path("quotes/<int:pk>/approve/", deals.quote_action, {"action": "approve"}, name="quote-approve"),

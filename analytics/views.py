@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from analytics import dashboards, health
+from analytics import dashboards, forecast, health
 from analytics.kpis import GROUP_BY, KPIS
 from analytics.selectors import REPORT_COLUMNS, kpi_report, report_table, scope_for
 from core.roles import Role, has_role
@@ -146,11 +146,19 @@ def executive(request):
         practice = sorted(practice.values(), key=lambda row: row["name"])
         monthly = dashboards.monthly(end, currency)
         aging = [row for row in dashboards.aging(end) if row["currency"] == currency]
+        today = timezone.localdate()
+        revenue_ahead = forecast.revenue_forecast(today=today, currency=currency)
+        hours_ahead = forecast.capacity_forecast(today=today)
+        ahead_labels = [month.strftime("%b %Y") for month in revenue_ahead["months"]]
+        ahead = {name: [str(v) for v in revenue_ahead[name]] for name in ("scheduled", "pipeline", "total")}
+        for name in ("demand", "available"):
+            ahead[name] = [str(month[name]) for month in hours_ahead["total"]["months"]]
         buckets = ("current", "1_30", "31_60", "61_90", "over_90")
         context |= {
             "cards": dashboards.kpi_cards(start, end, currency),
             "clients": dashboards.top_clients(start, end, currency),
             "aging": aging,
+            "capacity": hours_ahead,
             "charts": {
                 "chart_revenue": _spec(monthly["labels"], "money", currency, [
                     ("Revenue (GL)", monthly["revenue"], "#0d6efd", None, None),
@@ -165,6 +173,15 @@ def executive(request):
                     ("Utilization", [str(r["utilization"] or 0) for r in practice], "#0d6efd", None, None),
                     ("Billable", [str(r["billable_utilization"] or 0) for r in practice], "#9ec5fe", None,
                      None),
+                ]),
+                "chart_forecast_revenue": _spec(ahead_labels, "money", currency, [
+                    ("Scheduled (backlog)", ahead["scheduled"], "#0d6efd", None, None),
+                    ("Weighted pipeline", ahead["pipeline"], "#fd7e14", None, None),
+                    ("Total", ahead["total"], "#212529", "line", None),
+                ]),
+                "chart_forecast_capacity": _spec(ahead_labels, "hours", None, [
+                    ("Hours demanded", ahead["demand"], "#dc3545", None, None),
+                    ("Hours available", ahead["available"], "#198754", "line", None),
                 ]),
                 "chart_aging": _spec(["Current", "1–30", "31–60", "61–90", "Over 90"], "money", currency, [
                     (row["entity"].name, [str(row["buckets"][b]) for b in buckets], "#dc3545", None, None)

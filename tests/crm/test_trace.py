@@ -344,3 +344,33 @@ def test_schema_describes_the_trace(pm_api):
     assert {"state", "stuck", "blockers", "steps", "invoices", "payments", "revenue", "journal"} <= set(
         component["properties"]
     )
+
+
+def test_trace_page_shows_the_chain_and_its_blockers(pm, finance, entity, people, deal, client):  # noqa: F811
+    chain = flowed(pm, finance, entity, people, deal)
+    client.force_login(pm)
+    page = client.get(reverse("crm:opportunity-trace", args=[deal.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'data-testid="trace-stuck">Flowing: nothing is stuck.</p>' in html
+    assert (
+        f'<a href="{reverse("billing:invoice-detail", args=[chain.invoice.pk])}">{chain.invoice.number}</a>'
+        in html
+    )
+    assert "$4,320.00" in html and "WIRE-77" in html
+    detail = client.get(reverse("crm:opportunity-detail", args=[deal.pk])).content.decode()
+    assert reverse("crm:opportunity-trace", args=[deal.pk]) in detail
+
+
+def test_trace_page_of_an_open_deal_and_who_may_see_it(deal, client, make_user, pm):
+    url = reverse("crm:opportunity-trace", args=[deal.pk])
+    assert client.get(url).status_code == 302
+    client.force_login(make_user(Role.CONSULTANT))
+    assert client.get(url).status_code == 403
+    client.force_login(make_user(Role.FINANCE))
+    html = client.get(url).content.decode()
+    assert "Not won yet: in stage Propose for 0 days." in html
+    assert "No contract yet: the deal is not won." in html
+    assert "Nothing invoiced yet." in html
+    client.force_login(pm)
+    assert client.get(reverse("crm:opportunity-trace", args=[deal.pk + 1000])).status_code == 404

@@ -14,6 +14,16 @@ def run_dunning(run_id: int) -> str | None:
 
 
 @shared_task
+def send_dunning_notices(notice_ids: list[int]) -> int:
+    """E-mail a chunk's notices; one already sent or failed is left alone (safe to deliver twice)."""
+    from ledger.services.dunning.notices import send_dunning_notice
+
+    for notice_id in notice_ids:
+        send_dunning_notice(notice_id=notice_id)
+    return len(notice_ids)
+
+
+@shared_task
 def nightly_dunning() -> list[int]:
     """Start today's dunning run of every legal entity with an active policy; once per entity and day."""
     runs = start_nightly_dunning_runs(as_of=timezone.localdate())

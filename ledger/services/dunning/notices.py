@@ -19,14 +19,14 @@ from django.utils import timezone
 
 from core import audit
 from core.errors import InvalidTransition
-from core.events import emit
+from core.events import emit_many
 from core.money import format_money, quantize
 from core.roles import Role, require_role
 from crm.models import Account
 from ledger.choices import AccountRole, ArItemKind, DunningNoticeStatus
-from ledger.models import ArItem, DunningLevel, DunningNotice, DunningNoticeItem, DunningRun
+from ledger.models import DunningLevel, DunningNotice, DunningNoticeItem, DunningRun
 from ledger.selectors import account_by_role
-from ledger.services.ar import post_receivable
+from ledger.services.ar.receivables import ReceivableSpec, post_receivables
 from ledger.services.dunning._common import DUNNING_DOCUMENT, ZERO, _Policies
 from ledger.services.dunning.templates import render_template
 from ledger.services.posting import LineSpec
@@ -151,14 +151,13 @@ def notice_context(notice: DunningNotice, items: list[DunningNoticeItem], rows: 
     }
 
 
-def _post_charges(run: DunningRun, notice: DunningNotice, actor) -> ArItem:
-    """Bill the notice's fee and interest: an AR invoice item, Dr AR / Cr interest and late-fee income."""
+def _charges_spec(run: DunningRun, notice: DunningNotice, fee_income) -> ReceivableSpec:
+    """The notice's fee and interest as an AR invoice item: Dr AR / Cr interest and late-fee income."""
     entity = run.legal_entity
     charges = notice.fee_amount + notice.interest_amount
     label = f"{entity.invoice_prefix}DUN-{notice.pk:06d}"
     memo = f"Dunning level {notice.level} charges to {notice.client}: fee and interest on overdue invoices"
-    return post_receivable(
-        actor=actor,
+    return ReceivableSpec(
         legal_entity=entity,
         client=notice.client,
         kind=ArItemKind.INVOICE,
@@ -171,7 +170,7 @@ def _post_charges(run: DunningRun, notice: DunningNotice, actor) -> ArItem:
         amount=charges,
         lines=[
             LineSpec(
-                account=account_by_role(entity, AccountRole.FEE_INCOME),
+                account=fee_income,
                 currency=notice.currency,
                 credit=charges,
                 client_id=notice.client_id,
@@ -184,7 +183,11 @@ def _post_charges(run: DunningRun, notice: DunningNotice, actor) -> ArItem:
 
 
 def _notice_chunk(run: DunningRun, policies: _Policies, rows: list[dict]) -> tuple[int, int]:
-    """Create the notices of one chunk of clients; the caller holds the chunk's transaction."""
+    """Create the notices of one chunk of clients; the caller holds the chunk's transaction.
+
+    Set-wise: the notices and their items in two inserts, every charge in one posting, the audit rows
+    and events in one insert per kind, and the e-mails handed to one task after the commit.
+    """
     if not rows:
         return 0, 0
     clients = Account.objects.select_related("owner").in_bulk({row["client_id"] for row in rows})
@@ -200,40 +203,45 @@ def _notice_chunk(run: DunningRun, policies: _Policies, rows: list[dict]) -> tup
     items.sort(key=lambda item: (item.ar_item_id, item.level))
     DunningNoticeItem.objects.bulk_create(items, ignore_conflicts=False)
     actor = run.created_by
-    charged = []
-    for draft in drafts:
-        notice = draft.notice
-        if notice.fee_amount + notice.interest_amount > 0:
-            notice.fee_item = _post_charges(run, notice, actor)
-            charged.append(notice)
+    charged = [draft.notice for draft in drafts if draft.notice.fee_amount + draft.notice.interest_amount > 0]
     if charged:
+        fee_income = account_by_role(run.legal_entity, AccountRole.FEE_INCOME)
+        specs = [_charges_spec(run, notice, fee_income) for notice in charged]
+        for notice, fee_item in zip(charged, post_receivables(actor=actor, documents=specs), strict=True):
+            notice.fee_item = fee_item
         DunningNotice.objects.bulk_update(charged, ["fee_item"])
-    for draft in drafts:
-        _announce(run, draft, actor)
+    _announce(run, drafts, actor)
     return len(drafts), len(items)
 
 
-def _announce(run: DunningRun, draft: _Draft, actor) -> None:
-    notice = draft.notice
-    data = {
-        "notice": notice.pk,
-        "run": run.pk,
-        "legal_entity": run.legal_entity_id,
-        "client": notice.client_id,
-        "level": notice.level,
-        "currency": notice.currency,
-        "total_open": notice.total_open,
-        "interest_amount": notice.interest_amount,
-        "fee_amount": notice.fee_amount,
-        "total_due": notice.total_due,
-        "ar_items": [item.ar_item_id for item in draft.items],
-        "fee_item": notice.fee_item_id,
-    }
-    audit.record(actor=actor, action="dunning_notice.created", obj=notice, changes=data)
-    emit("dunning.notice_created", notice, data, actor=actor)
-    if notice.escalated_to_id:
-        emit(
-            "dunning.escalated",
+def _announce(run: DunningRun, drafts: list[_Draft], actor) -> None:
+    """Audit rows and events of a chunk's notices, the escalations' CRM tasks, and their e-mails."""
+    created = []
+    for draft in drafts:
+        notice = draft.notice
+        created.append(
+            (
+                notice,
+                {
+                    "notice": notice.pk,
+                    "run": run.pk,
+                    "legal_entity": run.legal_entity_id,
+                    "client": notice.client_id,
+                    "level": notice.level,
+                    "currency": notice.currency,
+                    "total_open": notice.total_open,
+                    "interest_amount": notice.interest_amount,
+                    "fee_amount": notice.fee_amount,
+                    "total_due": notice.total_due,
+                    "ar_items": [item.ar_item_id for item in draft.items],
+                    "fee_item": notice.fee_item_id,
+                },
+            )
+        )
+    audit.record_many(actor=actor, action="dunning_notice.created", rows=created)
+    emit_many("dunning.notice_created", created, actor=actor)
+    escalated = [
+        (
             notice,
             {
                 "notice": notice.pk,
@@ -241,11 +249,21 @@ def _announce(run: DunningRun, draft: _Draft, actor) -> None:
                 "owner": notice.escalated_to_id,
                 "level": notice.level,
             },
-            actor=actor,
         )
-    if draft.level.escalate_to_owner:
-        _escalation_activity(run, notice)
-    transaction.on_commit(partial(send_dunning_notice, notice_id=notice.pk), robust=True)
+        for notice, _ in created
+        if notice.escalated_to_id
+    ]
+    if escalated:
+        emit_many("dunning.escalated", escalated, actor=actor)
+    for draft in drafts:
+        if draft.level.escalate_to_owner:
+            _escalation_activity(run, draft.notice)
+    notice_ids = [notice.pk for notice, _ in created]
+    if notice_ids:
+        from ledger.tasks import send_dunning_notices
+
+        # robust: the notices are committed; a broker outage leaves them pending, to be resent by finance.
+        transaction.on_commit(lambda: send_dunning_notices.delay(notice_ids), robust=True)
 
 
 def _escalation_activity(run: DunningRun, notice: DunningNotice) -> None:

@@ -12,7 +12,7 @@ from crm.models import Account
 from ledger.forms import currencies_in_use
 from ledger.models import LegalEntity
 from projects.choices import DEFAULT_MARKUP_PERCENT, ExpenseCategory, ProjectStatus
-from projects.models import Person, Project
+from projects.models import Person, Project, TimeOff
 
 DATE_WIDGET = {"type": "date"}
 
@@ -161,3 +161,46 @@ class ProjectForm(BootstrapFormMixin, forms.Form):
 
 class ReasonForm(BootstrapFormMixin, forms.Form):
     reason = forms.CharField(max_length=500)
+
+
+class ServiceErrorsMixin:
+    def add_service_error(self, exc) -> None:
+        placed = False
+        for name, problems in exc.fields.items():
+            if name in self.fields:
+                self.add_error(name, list(problems))
+                placed = True
+        if not placed:
+            self.add_error(None, exc.detail)
+
+
+class TimeOffForm(ServiceErrorsMixin, BootstrapFormMixin, forms.Form):
+    """Leave to record; `person` only for those who record anyone's (resource managers)."""
+
+    person = forms.ModelChoiceField(queryset=Person.objects.none(), required=False)
+    kind = forms.ChoiceField(choices=TimeOff.Kind.choices, initial=TimeOff.Kind.VACATION)
+    start = forms.DateField(widget=date_input())
+    end = forms.DateField(widget=date_input())
+    hours_per_day = forms.DecimalField(
+        label="Hours off a day",
+        max_digits=4,
+        decimal_places=2,
+        initial=Decimal(8),
+        help_text="8 for whole days, 4 for half days; never more than your daily capacity counts.",
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    note = forms.CharField(max_length=200, required=False)
+
+    def __init__(self, *args, people=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if people is None:
+            del self.fields["person"]
+        else:
+            self.fields["person"].queryset = people
+            self.fields["person"].required = True
+
+
+class HolidayForm(ServiceErrorsMixin, BootstrapFormMixin, forms.Form):
+    legal_entity = forms.ModelChoiceField(queryset=LegalEntity.objects.order_by("name"))
+    date = forms.DateField(widget=date_input())
+    name = forms.CharField(max_length=100)

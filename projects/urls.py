@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from projects.views import approvals, capacity, expenses, projects, week
+from projects.views import approvals, capacity, expenses, leave, projects, week
 
 app_name = "projects"
 
@@ -26,5 +26,9 @@ urlpatterns = [
     path("expenses/<int:pk>/", expenses.expense_detail, name="expense-detail"),
     path("expenses/<int:pk>/receipt/", expenses.expense_receipt, name="expense-receipt"),
     path("capacity/", capacity.capacity, name="capacity"),
+    path("time-off/", leave.time_off, name="time-off"),
+    path("time-off/<int:pk>/cancel/", leave.time_off_cancel, name="time-off-cancel"),
+    path("holidays/", leave.holidays, name="holidays"),
+    path("holidays/<int:pk>/delete/", leave.holiday_delete, name="holiday-delete"),
     path("capacity/requests/<int:pk>/", capacity.request_detail, name="request-detail"),
 ]

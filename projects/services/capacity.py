@@ -132,11 +132,13 @@ def _check_time_off(person: Person, start: date, end: date, hours_per_day, kind:
         overlapping = overlapping.exclude(pk=exclude.pk)
     clash = overlapping.order_by("start").first()
     if clash is not None:
+        other = (
+            f"{clash.get_kind_display().lower()} from {clash.start.isoformat()} to {clash.end.isoformat()}"
+        )
         raise ValidationFailed(
-            f"{person.name} already has {clash.get_kind_display().lower()} from {clash.start.isoformat()} "
-            f"to {clash.end.isoformat()}; time off may not overlap.",
+            f"{person.name} already has {other}; time off may not overlap.",
             code="overlap",
-            fields={"start": ["Overlaps other time off."], "end": ["Overlaps other time off."]},
+            fields={"start": [f"Overlaps {other}."], "end": [f"Overlaps {other}."]},
         )
 
 

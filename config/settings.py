@@ -257,6 +257,10 @@ CELERY_BEAT_SCHEDULE = {
     "nightly-insights": {"task": "insights.tasks.nightly_insights", "schedule": crontab(hour=5, minute=0)},
     # Dashboards read rollups; they trail the sources by at most this long (refreshed on demand too).
     "refresh-kpi-rollups": {"task": "analytics.tasks.refresh_kpi_rollups", "schedule": 300.0},
+    # Runs a lost worker left pending or running are queued again (core/services/run_recovery.py).
+    "requeue-stalled-billing-runs": {"task": "billing.tasks.requeue_stalled_billing_runs", "schedule": 300.0},
+    "requeue-stalled-revenue-runs": {"task": "revrec.tasks.requeue_stalled_revenue_runs", "schedule": 300.0},
+    "requeue-stalled-dunning-runs": {"task": "ledger.tasks.requeue_stalled_dunning_runs", "schedule": 300.0},
 }
 
 REST_FRAMEWORK = {

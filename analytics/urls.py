@@ -1,6 +1,6 @@
 from django.urls import path
 
-from analytics import views
+from analytics import flow_views, views
 
 app_name = "analytics"
 
@@ -12,4 +12,6 @@ urlpatterns = [
     path("explore/", views.explore, name="explore"),
     path("explore/rows/", views.rows, name="rows"),
     path("me/", views.me, name="me"),
+    path("flow/", flow_views.flow_health, name="flow"),
+    path("flow/exceptions/<slug:kind>/", flow_views.flow_exceptions, name="flow-exceptions"),
 ]

@@ -20,6 +20,15 @@ def register() -> None:
         before="core:api-keys",
     )
     add_nav_entry(
+        NavEntry(
+            "Flow health",
+            "analytics:flow",
+            "activity",
+            (Role.FINANCE, Role.EXECUTIVE, Role.PROJECT_MANAGER, Role.RESOURCE_MANAGER),
+        ),
+        before="core:api-keys",
+    )
+    add_nav_entry(
         NavEntry("My utilization", "analytics:me", "speedometer2", (Role.CONSULTANT,)), before="core:api-keys"
     )
     set_workspace(Role.EXECUTIVE, "analytics:executive")

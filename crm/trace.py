@@ -135,12 +135,13 @@ def _projects(contract: Contract) -> list[dict]:
     )
     if not rows:
         return rows
-    # When a project became active: its first move to active, else (created active) its creation.
+    # When a project became active: its move out of planned, else (created active) its creation.
     activated = dict(
         Event.objects.filter(
             type="project.status_changed",
             subject_type="projects.project",
             subject_id__in=[str(row["id"]) for row in rows],
+            data__from=ProjectStatus.PLANNED,
             data__to=ProjectStatus.ACTIVE,
         )
         .values("subject_id")

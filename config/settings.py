@@ -97,6 +97,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "core.context_processors.navigation",
             ],
+            # Scores the insights compute, shown on other apps' pages (the opportunity's win score).
+            "libraries": {"insights_scores": "insights.scoring.template_tags"},
         },
     },
 ]

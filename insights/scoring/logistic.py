@@ -17,6 +17,7 @@ MIN_HISTORY = 30
 MIN_PER_OUTCOME = 5
 # Beyond this the probability is 0 or 100 to the percent anyway; keeps exp() in range.
 MAX_LOG_ODDS = 50.0
+FLOOR, CEILING = 1, 99
 
 
 def enough_history(outcomes: Sequence[bool]) -> bool:
@@ -35,7 +36,16 @@ class LogisticModel:
     history: int
 
     @classmethod
-    def fit(cls, features: Sequence[str], rows: Sequence[Sequence[float]], outcomes: Sequence[bool]):
+    def fit(
+        cls,
+        features: Sequence[str],
+        rows: Sequence[Sequence[float]],
+        outcomes: Sequence[bool],
+        *,
+        history: int | None = None,
+    ):
+        """Fit on `rows` and their `outcomes`; `history` counts the past cases they come from when one
+        case gives several rows (default: one row each)."""
         # scikit-learn loads slowly; only a run that has enough history pays for it.
         import numpy as np
         from sklearn.linear_model import LogisticRegression
@@ -52,7 +62,7 @@ class LogisticModel:
             scales=tuple(float(v) for v in scaler.scale_),
             coefficients=tuple(float(v) for v in regression.coef_[0]),
             intercept=float(regression.intercept_[0]),
-            history=len(outcomes),
+            history=len(outcomes) if history is None else history,
         )
 
     def contributions(self, row: Sequence[float]) -> list[Decimal]:
@@ -81,8 +91,10 @@ class LogisticModel:
             Factor(name=name, value=value, effect=effect)
             for (name, value), effect in zip(described, self.contributions(row), strict=True)
         ]
+        # Like the rule, never certain: perfectly separated history would otherwise say 0 % or 100 %.
+        probability = min(max(whole_percent(self.probability_percent(row)), FLOOR), CEILING)
         return Score(
-            probability=whole_percent(self.probability_percent(row)),
+            probability=probability,
             method=LOGISTIC,
             factors=ranked(factors),
             history=self.history,

@@ -99,13 +99,14 @@ def detect(as_of: date):
                 explanation=(
                     f"{invoice.number} to {invoice.account.name}, issued {day(invoice.issue_date)}, totals "
                     f"{format_money(invoice.total_amount, money)}; the mean of the contract's {len(history)} "
-                    f"invoices before it is {format_money(mean, money)}, so it is {abs(off):.2f}% "
+                    f"invoice{'s' if len(history) > 1 else ''} before it is {format_money(mean, money)}, "
+                    f"so it is {abs(off):.2f}% "
                     f"{'above' if off > 0 else 'below'} (flagged beyond 30%)."
                 ),
                 figures={
-                    "total": str(invoice.total_amount),
+                    "total": str(quantize(invoice.total_amount, money)),
                     "history_mean": str(quantize(mean, money)),
-                    "history": [str(total) for total in history],
+                    "history": [str(quantize(total, money)) for total in history],
                     "deviation_percent": f"{off:.2f}",
                     "currency": money,
                 },

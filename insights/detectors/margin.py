@@ -81,14 +81,22 @@ def _actuals(project_ids, as_of: date) -> dict[int, dict]:
         TimeEntry.objects.filter(project_id__in=project_ids, status__in=COUNTED, date__lte=as_of)
         .values("project_id")
         .annotate(
-            hours=Sum("hours"),
-            cost=Sum(ExpressionWrapper(F("hours") * F("cost_rate"), output_field=MONEY)),
-            value=Sum(
+            total_hours=Sum("hours"),
+            total_cost=Sum(ExpressionWrapper(F("hours") * F("cost_rate"), output_field=MONEY)),
+            total_value=Sum(
                 ExpressionWrapper(F("hours") * F("bill_rate"), output_field=MONEY), filter=Q(billable=True)
             ),
         )
+        .order_by()
     )
-    return {row["project_id"]: row for row in rows}
+    return {
+        row["project_id"]: {
+            "hours": row["total_hours"] or ZERO,
+            "cost": row["total_cost"] or ZERO,
+            "value": row["total_value"] or ZERO,
+        }
+        for row in rows
+    }
 
 
 def _milestone_progress(project_ids) -> dict[int, tuple[Decimal, str]]:
@@ -287,10 +295,9 @@ def detect(as_of: date):
     estimates = _obligation_estimates(contract_ids)
     per_contract = Counter(project.contract_id for project in projects)
     for project in projects:
-        row = actuals.get(project.pk)
-        if not row or not row["hours"]:
+        actual = actuals.get(project.pk)
+        if not actual or not actual["hours"]:
             continue
-        actual = {key: row[key] or ZERO for key in ("hours", "cost", "value")}
         single = per_contract[project.contract_id] == 1
         progress = _percent_complete(project, actual, milestones, estimates, single)
         if progress is None:

@@ -22,7 +22,18 @@ from core.services.roles import create_user
 from crm.models import Account
 from ledger.models import LegalEntity
 from projects.choices import EntryStatus, ProjectStatus, ResourceRequestStatus
-from projects.models import Assignment, Person, Project, RateCard, ResourceRequest, Role, Task, TimeEntry
+from projects.demo_capacity import assign_practices, declare_holidays, record_leave
+from projects.models import (
+    Assignment,
+    Person,
+    Practice,
+    Project,
+    RateCard,
+    ResourceRequest,
+    Role,
+    Task,
+    TimeEntry,
+)
 from projects.services.expenses import approve_expense, create_expense, reject_expense, submit_expense
 from projects.services.people import (
     create_assignment,
@@ -224,9 +235,20 @@ def _quarters(hours: Decimal) -> Decimal:
 def load(ctx) -> None:
     if Project.objects.filter(code=MARKER_CODE).exists():
         ctx.stdout.write("  delivery data already loaded")
+        if not Practice.objects.exists():
+            with transaction.atomic():
+                _capacity_top_up(ctx)
         return
     with transaction.atomic():
         _Demo(ctx).run()
+
+
+def _capacity_top_up(ctx) -> None:
+    """Practices, holidays and planned time off for a demo loaded before they existed."""
+    people = {person.name: person for person in Person.objects.all()}
+    declare_holidays(ctx.today - timedelta(days=HISTORY_DAYS), ctx.today + timedelta(days=366))
+    assign_practices({people[row[1]].pk: row[5] for row in PEOPLE if row[1] in people})
+    record_leave([people[row[1]] for row in PEOPLE if row[1] in people], {}, ctx.today, ctx.rng)
 
 
 class _Demo:
@@ -249,10 +271,15 @@ class _Demo:
         self.roles = {name: Role.objects.get_or_create(name=name)[0] for name, *_ in ROLES}
         self._rate_cards()
         self.people = self._people()
+        # Holidays first: nobody books time on one.
+        self.holidays = declare_holidays(self.history_start, self.today + timedelta(days=366))
+        self.off_weeks: dict[int, date] = {}
         self.projects = self._projects()
         self._manage_handoff_projects()
         self._staff()
+        assign_practices({self.people[row[0]].pk: row[5] for row in PEOPLE if row[0] in self.people})
         count = self._time()
+        record_leave(list(self.people.values()), self.off_weeks, self.today, self.rng)
         self._expenses()
         self._requests_and_milestones()
         self._close_finished()
@@ -585,10 +612,12 @@ class _Demo:
             day_capacity = person.capacity_hours_per_week / 5
             weekly_task: dict[tuple[int, date], Task] = {}
             off_week = week_start(self.history_start + timedelta(days=self.rng.randint(20, 150)))
+            self.off_weeks[person.pk] = off_week
+            holidays = self.holidays.get(person.legal_entity_id, set())
             day = self.history_start
             while day <= self.today:
                 monday = week_start(day)
-                if day.weekday() >= 5 or monday == off_week or self.rng.random() < 0.03:
+                if day.weekday() >= 5 or monday == off_week or day in holidays or self.rng.random() < 0.03:
                     day += timedelta(days=1)
                     continue
                 active = [

@@ -7,13 +7,14 @@ from collections import Counter
 from datetime import date
 
 import pytest
+from django.db.models import F
 
 from core import demo as core_demo
 from core.management.commands.load_demo import DemoContext
 from ledger import demo as ledger_demo
 from projects import demo as projects_demo
 from projects.choices import EntryStatus
-from projects.models import Assignment, Expense, Person, Project, Role, TimeEntry
+from projects.models import Assignment, Expense, Holiday, Person, Project, Role, TimeEntry, TimeOff
 from projects.weeks import week_start
 
 pytestmark = pytest.mark.django_db
@@ -40,6 +41,8 @@ def test_the_demo_firm(settings, tmp_path):
         Assignment.objects.count(),
         TimeEntry.objects.count(),
         Expense.objects.count(),
+        Holiday.objects.count(),
+        TimeOff.objects.count(),
     )
     assert Person.objects.count() == 40
     assert Role.objects.filter(people__isnull=False).distinct().count() == 6
@@ -55,6 +58,16 @@ def test_the_demo_firm(settings, tmp_path):
     assert (TODAY - earliest).days >= 175
     assert TimeEntry.objects.exclude(rate_source="none").filter(billable=True).count() > 0
     assert Expense.objects.filter(status=EntryStatus.APPROVED).exists()
+    # Each entity's public holidays, nobody's time on one; practices; the history's week off recorded.
+    for (entity_id,) in Holiday.objects.values_list("legal_entity_id").distinct():
+        assert Holiday.objects.filter(legal_entity_id=entity_id, date__year=2026).count() >= 8
+    assert not TimeEntry.objects.filter(person__legal_entity__holidays__date=F("date")).exists()
+    assert not Person.objects.filter(practice__isnull=True).exists()
+    assert not Project.objects.filter(
+        allow_any_person=False, practice__isnull=True, assignments__isnull=False
+    ).exists()
+    assert TimeOff.objects.filter(start__lt=TODAY).count() == Person.objects.count()
+    assert TimeOff.objects.filter(start__gt=TODAY).exists()
 
     _load(settings, tmp_path)
     assert counts == (
@@ -63,4 +76,6 @@ def test_the_demo_firm(settings, tmp_path):
         Assignment.objects.count(),
         TimeEntry.objects.count(),
         Expense.objects.count(),
+        Holiday.objects.count(),
+        TimeOff.objects.count(),
     )

@@ -11,7 +11,7 @@ def _text(value) -> str:
     if value is None:
         return "—"
     if isinstance(value, dict):
-        return "; ".join(f"{_label(str(key))}: {_text(item)}" for key, item in value.items())
+        return "; ".join(f"{key}: {_text(item)}" for key, item in value.items())
     if isinstance(value, list):
         return " · ".join(_text(item) for item in value)
     return str(value)
@@ -28,5 +28,5 @@ def _numeric(value) -> bool:
 
 
 def figure_rows(figures: dict) -> list[tuple[str, str, bool]]:
-    """[(label, value as text, is a number)] in the detector's order."""
+    """[(label, value as text, is a number)] per figure (in the order the database keeps the keys)."""
     return [(_label(key), _text(value), _numeric(value)) for key, value in (figures or {}).items()]

@@ -5,7 +5,7 @@ reason (htmx, in place) and starting a run with its progress."""
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as PagePermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Case, Count, Value, When
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -55,7 +55,11 @@ def inbox(request):
         shown = shown.filter(kind=kind)
     if severity:
         shown = shown.filter(severity=severity)
-    page = Paginator(shown.order_by("-last_seen_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    # Most severe first, then the most recently seen.
+    rank = Case(*(When(severity=value, then=Value(order)) for value, order in SEVERITY_ORDER.items()))
+    page = Paginator(shown.order_by(rank, "-last_seen_at", "-id"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     context = {
         "status": status,
         "kind": kind,

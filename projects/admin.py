@@ -9,8 +9,10 @@ from projects.models import (
     Assignment,
     CostRate,
     Expense,
+    Holiday,
     Milestone,
     Person,
+    Practice,
     Project,
     RateCard,
     RateCardRate,
@@ -19,8 +21,10 @@ from projects.models import (
     Skill,
     Task,
     TimeEntry,
+    TimeOff,
     Timesheet,
 )
+from projects.services.capacity import create_practice, update_practice
 from projects.services.rates import create_role
 
 
@@ -111,8 +115,16 @@ class RateCardAdmin(ReadOnlyAdmin):
 
 @admin.register(Person)
 class PersonAdmin(ReadOnlyAdmin):
-    list_display = ["name", "role", "legal_entity", "capacity_hours_per_week", "location", "active"]
-    list_filter = ["role", "legal_entity", "active"]
+    list_display = [
+        "name",
+        "role",
+        "practice",
+        "legal_entity",
+        "capacity_hours_per_week",
+        "location",
+        "active",
+    ]
+    list_filter = ["role", "practice", "legal_entity", "active"]
     search_fields = ["name", "email"]
 
 
@@ -160,3 +172,47 @@ class ExpenseAdmin(ReadOnlyAdmin):
     list_display = ["person", "project", "date", "category", "amount", "currency", "status"]
     list_filter = ["status", "category"]
     list_select_related = ["person", "project"]
+
+
+@admin.register(Practice)
+class PracticeAdmin(admin.ModelAdmin):
+    """Practices are kept here too, through the same services as the API (checked and audited)."""
+
+    list_display = ["name", "active"]
+    search_fields = ["name"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        try:
+            if change:
+                update_practice(actor=request.user, practice=obj, name=obj.name, active=obj.active)
+            else:
+                obj.pk = create_practice(actor=request.user, name=obj.name).pk
+        except DomainError as exc:
+            self.message_user(request, exc.detail, messages.ERROR)
+            raise
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError:
+            return HttpResponseRedirect(request.get_full_path())
+
+
+@admin.register(Holiday)
+class HolidayAdmin(ReadOnlyAdmin):
+    """Declared on the holidays page (Projects → Time off & holidays)."""
+
+    list_display = ["date", "name", "legal_entity"]
+    list_filter = ["legal_entity"]
+    date_hierarchy = "date"
+
+
+@admin.register(TimeOff)
+class TimeOffAdmin(ReadOnlyAdmin):
+    list_display = ["person", "kind", "start", "end", "hours_per_day"]
+    list_filter = ["kind"]
+    search_fields = ["person__name"]
+    date_hierarchy = "start"

@@ -319,6 +319,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CollectionHoldKindEnum": "ledger.choices.HoldKind",
         "TimeOffKindEnum": "projects.models.capacity.TimeOff.Kind",
+        "InsightKindEnum": "insights.models.InsightKind",
+        "InsightStatusEnum": "insights.models.InsightStatus",
+        "InsightSeverityEnum": "insights.models.InsightSeverity",
+        "InsightRunStatusEnum": "insights.models.InsightRunStatus",
     },
 }
 

@@ -18,7 +18,7 @@ from bench.harness import (
     run_isolated,
     write_results,
 )
-from bench.workloads import billing, posting, reports, revenue
+from bench.workloads import api, billing, dunning, posting, reports, revenue
 
 DEFAULT_N = 1_000_000
 SMOKE_N = 2_000
@@ -137,21 +137,43 @@ def _reports(database_url: str, n: int) -> list[Measurement]:
     timings = run_isolated(reports.trial_balance_timings, database_url=database_url)
     if not (timings["agree"] and timings["balanced"]):
         raise SystemExit(f"W3 trial balance disagrees with the full scan: {timings}")
-    ratio = timings["p95"] / timings["scan_p95"]
-    return [
-        Measurement(
-            workload="W3 trial balance p95",
-            scale=n,
-            seconds=timings["p95"],
-            baseline="full-scan GROUP BY p95",
-            baseline_seconds=timings["scan_p95"],
-            ratio_kind="workload/baseline",
-            ratio=ratio,
-            target="<= 0.05 and <= 50 ms",
-            met=ratio <= 0.05 and timings["p95"] <= 0.050,
-            peak_rss_mb=timings["peak_rss_mb"],
+    aging = run_isolated(reports.ar_aging_timings, database_url=database_url, as_of=revenue.PERIOD_END)
+    if not aging["agree"]:
+        raise SystemExit(f"W3 AR aging disagrees with the full scan: {aging}")
+    kpis = run_isolated(reports.kpi_timings, database_url=database_url)
+    if not kpis["agree"] or kpis["page_status"] != 200:
+        raise SystemExit(f"W3 KPIs disagree with the full scan (or the dashboard failed): {kpis}")
+    found = []
+    # (name, p95, what the baseline scans, its p95, peak RSS, most seconds, most of the scan or None, extra)
+    for name, seconds, baseline, scan, rss, limit, of_scan, extra in (
+        ("trial balance", timings["p95"], "journal lines", timings["scan_p95"], timings["peak_rss_mb"],
+         0.050, 0.05, {}),
+        ("AR aging", aging["p95"], "AR items and allocations", aging["scan_p95"], aging["peak_rss_mb"],
+         0.050, 0.05, {"clients": aging["clients"]}),
+        ("kpis/ by month", kpis["p95"], "time entries by month", kpis["scan_p95"], kpis["peak_rss_mb"],
+         0.300, None, {"rollup_rebuild_seconds": kpis["rollup_rebuild_seconds"]}),
+        ("executive dashboard", kpis["page_p95"], "time entries by month", kpis["scan_p95"],
+         kpis["peak_rss_mb"], 0.300, None, {}),
+    ):  # fmt: skip
+        ratio = seconds / scan
+        target = f"<= {of_scan} and <= {limit * 1000:.0f} ms" if of_scan else f"<= {limit * 1000:.0f} ms"
+        met = seconds <= limit and (of_scan is None or ratio <= of_scan)
+        found.append(
+            Measurement(
+                workload=f"W3 {name} p95",
+                scale=n,
+                seconds=seconds,
+                baseline=f"full-scan GROUP BY of {baseline} p95",
+                baseline_seconds=scan,
+                ratio_kind="workload/baseline",
+                ratio=ratio,
+                target=target,
+                met=met,
+                peak_rss_mb=rss,
+                extra=extra,
+            )
         )
-    ]
+    return found
 
 
 def _revenue(database_url: str, n: int) -> list[Measurement]:
@@ -185,6 +207,110 @@ def _revenue(database_url: str, n: int) -> list[Measurement]:
     ]
 
 
+def _dunning(database_url: str, n: int) -> list[Measurement]:
+    """W6 dunning: n/10 open overdue invoices (COPYed, untimed), one dunning run over all of them, a COPY
+    of what it wrote."""
+    prepared = run_isolated(dunning.prepare_overdue, database_url=database_url, invoices=max(200, n // 10))
+    run = run_isolated(dunning.dunning_run, database_url=database_url)
+    check = run_isolated(dunning.check_dunning, database_url=database_url, run_id=run["run_id"])
+    if not check["ok"]:
+        raise SystemExit(f"W6 dunning run noticed a wrong answer: {check}")
+    baseline = run_isolated(
+        dunning.copy_baseline,
+        database_url=database_url,
+        run_id=run["run_id"],
+        last_entry_before=run["last_entry_before"],
+        last_item_before=run["last_item_before"],
+    )
+    ratio = baseline["seconds"] / run["seconds"]
+    return [
+        Measurement(
+            workload="W6 dunning run",
+            scale=prepared["invoices"],
+            seconds=run["seconds"],
+            baseline=f"COPY {baseline['total_rows']:,} rows it wrote",
+            baseline_seconds=baseline["seconds"],
+            ratio_kind="baseline/workload",
+            ratio=ratio,
+            target=">= 0.25",
+            met=ratio >= 0.25,
+            peak_rss_mb=run["peak_rss_mb"],
+            extra={"run": run, "check": check, "baseline": baseline, "prepared": prepared},
+        )
+    ]
+
+
+def _api(database_url: str, n: int) -> list[Measurement]:
+    """W4: gunicorn on the benchmark's database under 16 and 64 concurrent clients."""
+    setup = run_isolated(api.prepare_api, database_url=database_url)
+    load = api.api_load(database_url=database_url, setup=setup)
+    found = []
+    for phase in load["phases"]:
+        clients, trivial = phase["clients"], phase["trivial"]["p95"]
+        for kind, label in (("create", "time-entry bulk create (a week)"), ("detail", "invoice detail"),
+                            ("list", "time-entry list page")):  # fmt: skip
+            figures = phase[kind]
+            ratio = figures["p95"] / trivial
+            if kind == "list":
+                target = "<= 2 x detail p95; no errors"
+                met = figures["p95"] <= 2 * phase["detail"]["p95"]
+            elif clients == 16:
+                target, met = "<= 3 x trivial and <= 25 ms; no errors", ratio <= 3 and figures["p95"] <= 0.025
+            else:
+                target, met = "<= 3 x trivial; no errors", ratio <= 3
+            found.append(
+                Measurement(
+                    workload=f"W4 {label} p95, {clients} clients",
+                    scale=figures["requests"],
+                    seconds=figures["p95"],
+                    baseline="users/me/ p95",
+                    baseline_seconds=trivial,
+                    ratio_kind="workload/baseline",
+                    ratio=ratio,
+                    target=target,
+                    met=met and phase["errors"] == 0,
+                    peak_rss_mb=0.0,
+                    extra={
+                        **figures,
+                        "errors": phase["errors"],
+                        "error_examples": phase["error_examples"],
+                        "requests_per_second": phase["requests_per_second"],
+                        "trivial": phase["trivial"],
+                        "gunicorn_workers": load["workers"],
+                    },  # fmt: skip
+                )
+            )
+    return found
+
+
+# The workloads whose growth `--scale` reports: time at 2N over time at N.
+SCALED = ("W1 billing run", "W1 run + release", "W2 batched posting", "W6 revenue run", "W6 dunning run")
+
+
+def _growth(measurements: list[Measurement]) -> list[Measurement]:
+    """S: for each scaled workload, time(2N) ÷ time(N) between consecutive scales (N/4→N/2, N/2→N)."""
+    found = []
+    for name in SCALED:
+        runs = sorted((m for m in measurements if m.workload == name), key=lambda m: m.scale)
+        for smaller, larger in zip(runs, runs[1:], strict=False):
+            growth = larger.seconds / smaller.seconds
+            found.append(
+                Measurement(
+                    workload=f"S {name}",
+                    scale=larger.scale,
+                    seconds=larger.seconds,
+                    baseline=f"same at {smaller.scale:,}",
+                    baseline_seconds=smaller.seconds,
+                    ratio_kind="workload/baseline",
+                    ratio=growth,
+                    target="<= 2.1",
+                    met=growth <= 2.1,
+                    peak_rss_mb=larger.peak_rss_mb,
+                )
+            )
+    return found
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
@@ -194,11 +320,15 @@ def main(argv=None) -> int:
         help="approved billable time entries billed by W1, entries posted by W2 (default 1,000,000)",
     )
     parser.add_argument("--smoke", action="store_true", help=f"everything at a tiny scale (n={SMOKE_N:,})")
-    parser.add_argument("--scale", action="store_true", help="also run W1 and W2 at n/4 and n/2 (growth)")
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="also run W1, W2 and W6 at n/4 and n/2 and report S: time(2N) / time(N)",
+    )
     parser.add_argument(
         "--only",
-        default="W1,W2,W3,W6",
-        help="the workloads to run, comma-separated (default W1,W2,W3,W6; W6 needs W1's invoices)",
+        default="W1,W2,W3,W4,W5,W6",
+        help="the workloads to run, comma-separated (default all: W1,W2,W3,W4,W5,W6; W4, W5 and W6 need W1)",
     )
     parser.add_argument(
         "--database", default=BENCH_DATABASE, help=f"the database to (re)create (default {BENCH_DATABASE})"
@@ -223,12 +353,19 @@ def main(argv=None) -> int:
         if "W2" in only:
             print(f"W2 posting at n={scale:,} …", flush=True)
             measurements += _posting(database_url, scale, single if scale == n else 100)
-        if "W3" in only and scale == n:
-            print("W3 trial balance …", flush=True)
-            measurements += _reports(database_url, scale)
         if "W6" in only and "W1" in only:
             print(f"W6 revenue run at n={scale:,} …", flush=True)
             measurements += _revenue(database_url, scale)
+            print(f"W6 dunning run over {max(200, scale // 10):,} overdue invoices …", flush=True)
+            measurements += _dunning(database_url, scale)
+        if "W4" in only and "W1" in only and scale == n:
+            print("W4 API under load (gunicorn, 16 and 64 clients) …", flush=True)
+            measurements += _api(database_url, scale)
+        if "W3" in only and scale == n:
+            print("W3 trial balance, AR aging, KPIs and the executive dashboard …", flush=True)
+            measurements += _reports(database_url, scale)
+    if args.scale:
+        measurements += _growth(measurements)
     meta = {
         "n": n,
         "smoke": args.smoke,

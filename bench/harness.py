@@ -111,6 +111,8 @@ def recreate_database(source_url: str, name: str = BENCH_DATABASE) -> str:
 def _child(target: Callable, kwargs: dict, database_url: str, queue) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("LEDGERLINE_ENV", "local")
+    # Notice e-mails a workload sends stay in memory instead of filling the console.
+    os.environ.setdefault("EMAIL_URL", "memorymail://")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 

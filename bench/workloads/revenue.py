@@ -70,13 +70,19 @@ def revenue_run(*, period_end: date = PERIOD_END) -> dict:
 
 def copy_baseline(*, run_id: int, last_entry_before: int) -> dict:
     """COPY the rows the run wrote into `LIKE … INCLUDING ALL` scratch tables; only the COPY is timed."""
+    return copy_rows_written(WRITTEN, {"run": int(run_id), "entry": int(last_entry_before)})
+
+
+def copy_rows_written(written, params: dict) -> dict:
+    """For each (table, condition) in `written`: COPY the rows matching the condition (integer `params`
+    filled in) out, and back into a `LIKE … INCLUDING ALL` scratch copy of the table; only the COPY in
+    is timed."""
     from django.db import connection
 
-    params = {"run": int(run_id), "entry": int(last_entry_before)}
     connection.ensure_connection()
     raw = connection.connection
     timer, rows = Timer(), {}
-    for table, where in WRITTEN:
+    for table, where in written:
         scratch = f"bench_copy_{table}"
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {scratch}")

@@ -196,12 +196,7 @@ def execute_billing_run(*, run_id: int, chunk_size: int | None = None) -> Billin
         return BillingRun.objects.filter(pk=run_id).first()
     size = chunk_size or CHUNK_CONTRACTS
     try:
-        done = set(RunContract.objects.filter(run=run).values_list("contract_id", flat=True))
-        ids = [
-            pk
-            for pk in scoped_contract_ids(legal_entity_id=run.legal_entity_id, **run.scope)
-            if pk not in done
-        ]
+        ids = _contracts_left(run)
         busy = []
         for start in range(0, len(ids), size):
             busy += _bill_chunk_retrying(run, ids[start : start + size], wait=False)
@@ -210,11 +205,65 @@ def execute_billing_run(*, run_id: int, chunk_size: int | None = None) -> Billin
             _bill_chunk_retrying(run, busy[start : start + size], wait=True)
         _finish(run)
     except Exception as exc:
-        BillingRun.objects.filter(pk=run.pk).update(
-            status=RunStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=timezone.now()
-        )
+        _fail(run, exc)
         raise
     return BillingRun.objects.get(pk=run.pk)
+
+
+def plan_billing_run_chunks(*, run_id: int, chunk_size: int | None = None) -> list[list[int]]:
+    """Claim the run and split the contracts it has left into chunks, for workers to bill side by side
+    (`bill_billing_run_chunk` each, then `finish_billing_run`): the fanned-out form of
+    `execute_billing_run`. Nothing to do (finished, or no such run): no chunks."""
+    run = _claim(run_id)
+    if run is None:
+        return []
+    size = chunk_size or CHUNK_CONTRACTS
+    ids = _contracts_left(run)
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
+
+
+def _contracts_left(run: BillingRun) -> list[int]:
+    done = set(RunContract.objects.filter(run=run).values_list("contract_id", flat=True))
+    return [
+        pk for pk in scoped_contract_ids(legal_entity_id=run.legal_entity_id, **run.scope) if pk not in done
+    ]
+
+
+def bill_billing_run_chunk(*, run_id: int, contract_ids: list[int]) -> None:
+    """One chunk of a fanned-out run, in its own transaction; contracts a twin holds are waited for.
+    A failure marks the run failed (its committed chunks stay; a resume continues)."""
+    run = BillingRun.objects.filter(pk=run_id).first()
+    if run is None or run.status != RunStatus.RUNNING:
+        return
+    try:
+        _bill_chunk_retrying(run, contract_ids, wait=True)
+    except Exception as exc:
+        _fail(run, exc)
+        raise
+
+
+def finish_billing_run(*, run_id: int) -> BillingRun | None:
+    """Close a fanned-out run once its chunks are billed: any contract still left (a lost chunk) is
+    billed here first, then the totals, audit and event as `execute_billing_run` writes them."""
+    run = BillingRun.objects.filter(pk=run_id).first()
+    if run is None or run.status != RunStatus.RUNNING:
+        return run
+    try:
+        left = _contracts_left(run)
+        size = CHUNK_CONTRACTS
+        for start in range(0, len(left), size):
+            _bill_chunk_retrying(run, left[start : start + size], wait=True)
+        _finish(run)
+    except Exception as exc:
+        _fail(run, exc)
+        raise
+    return BillingRun.objects.get(pk=run.pk)
+
+
+def _fail(run: BillingRun, exc: Exception) -> None:
+    BillingRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=timezone.now()
+    )
 
 
 @transaction.atomic

@@ -41,6 +41,7 @@ from revrec.choices import LineStatus
 from revrec.models import RevenueRun, RevenueScheduleLine
 
 ZERO = Decimal(0)
+HOURS = Decimal("0.01")
 ENTRY_STATUSES = [status.value for status in EntryStatus]
 # Time that has passed approval: it counts as approved work whatever billing did with it since.
 APPROVED_OR_LATER = (EntryStatus.APPROVED, EntryStatus.BILLED, EntryStatus.WRITTEN_OFF)
@@ -167,7 +168,7 @@ def _by_status(rows, currency: str) -> list[dict]:
             {
                 "status": status,
                 "count": row.get("count", 0),
-                "hours": row.get("hours") or ZERO,
+                "hours": (row.get("hours") or ZERO).quantize(HOURS),
                 "amount": quantize(row.get("amount") or ZERO, currency),
                 "currency": currency,
                 "first_approved_at": row.get("first_approved_at"),

@@ -8,7 +8,7 @@ from crm.trace import opportunity_trace
 from ledger.api.serializers import AmountField
 
 
-class TraceStepSerializer(serializers.Serializer):
+class OpportunityTraceStepSerializer(serializers.Serializer):
     key = serializers.CharField(
         help_text="quote, won, contract, project, time, invoice, payment, revenue, journal."
     )
@@ -19,7 +19,7 @@ class TraceStepSerializer(serializers.Serializer):
     url = serializers.CharField(help_text="The page of the step's record (blank when there is none yet).")
 
 
-class BlockerSerializer(serializers.Serializer):
+class OpportunityTraceBlockerSerializer(serializers.Serializer):
     step = serializers.CharField()
     code = serializers.CharField(
         help_text="not_won, no_project, project_planned, no_time_approved, over_cap, billing_run_not_done, "
@@ -29,7 +29,7 @@ class BlockerSerializer(serializers.Serializer):
     url = serializers.CharField()
 
 
-class TraceQuoteSerializer(serializers.Serializer):
+class OpportunityTraceQuoteSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     version = serializers.IntegerField()
     status = serializers.CharField()
@@ -42,14 +42,14 @@ class TraceQuoteSerializer(serializers.Serializer):
     url = serializers.CharField()
 
 
-class TraceVersionSerializer(serializers.Serializer):
+class OpportunityTraceVersionSerializer(serializers.Serializer):
     number = serializers.IntegerField()
     reason = serializers.CharField()
     total_amount = AmountField(currency=None)
     created_at = serializers.DateTimeField()
 
 
-class TraceContractSerializer(serializers.Serializer):
+class OpportunityTraceContractSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     number = serializers.CharField()
     status = serializers.CharField()
@@ -61,7 +61,7 @@ class TraceContractSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class TraceProjectSerializer(serializers.Serializer):
+class OpportunityTraceProjectSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     code = serializers.CharField()
     name = serializers.CharField()
@@ -73,7 +73,7 @@ class TraceProjectSerializer(serializers.Serializer):
     url = serializers.CharField()
 
 
-class EntryStatusSerializer(serializers.Serializer):
+class OpportunityTraceEntryStatusSerializer(serializers.Serializer):
     status = serializers.CharField()
     count = serializers.IntegerField()
     amount = AmountField(
@@ -83,11 +83,11 @@ class EntryStatusSerializer(serializers.Serializer):
     first_approved_at = serializers.DateTimeField(allow_null=True)
 
 
-class TimeStatusSerializer(EntryStatusSerializer):
+class OpportunityTraceTimeStatusSerializer(OpportunityTraceEntryStatusSerializer):
     hours = serializers.DecimalField(max_digits=14, decimal_places=2)
 
 
-class OverCapSerializer(serializers.Serializer):
+class OpportunityTraceOverCapSerializer(serializers.Serializer):
     count = serializers.IntegerField(help_text="Time entries whose over-cap part waits for a decision.")
     hours = serializers.DecimalField(max_digits=14, decimal_places=2)
     amount = AmountField()
@@ -95,7 +95,7 @@ class OverCapSerializer(serializers.Serializer):
     since = serializers.DateTimeField(allow_null=True)
 
 
-class TraceInvoiceSerializer(serializers.Serializer):
+class OpportunityTraceInvoiceSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     number = serializers.CharField(help_text="Blank while a draft.")
     status = serializers.CharField()
@@ -113,23 +113,23 @@ class TraceInvoiceSerializer(serializers.Serializer):
     url = serializers.CharField()
 
 
-class TraceAllocationSerializer(serializers.Serializer):
+class OpportunityTraceAllocationSerializer(serializers.Serializer):
     invoice = serializers.CharField()
     amount = AmountField(currency=None)
 
 
-class TracePaymentSerializer(serializers.Serializer):
+class OpportunityTracePaymentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     date = serializers.DateField()
     amount = AmountField()
     currency = serializers.CharField()
     reference = serializers.CharField()
     applied_amount = AmountField(help_text="What the payment applied to this deal's invoices.")
-    allocations = TraceAllocationSerializer(many=True)
+    allocations = OpportunityTraceAllocationSerializer(many=True)
     url = serializers.CharField()
 
 
-class RevenueRunSerializer(serializers.Serializer):
+class OpportunityTraceRevenueRunSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     period_end = serializers.DateField()
     status = serializers.CharField()
@@ -137,48 +137,48 @@ class RevenueRunSerializer(serializers.Serializer):
     url = serializers.CharField()
 
 
-class MonthNotRunSerializer(serializers.Serializer):
+class OpportunityTraceMonthNotRunSerializer(serializers.Serializer):
     month = serializers.DateField()
     amount = AmountField(currency=None)
 
 
-class TraceRevenueSerializer(serializers.Serializer):
+class OpportunityTraceRevenueSerializer(serializers.Serializer):
     currency = serializers.CharField()
     recognized_amount = AmountField()
     planned_amount = AmountField()
-    runs = RevenueRunSerializer(many=True)
-    months_not_run = MonthNotRunSerializer(
+    runs = OpportunityTraceRevenueRunSerializer(many=True)
+    months_not_run = OpportunityTraceMonthNotRunSerializer(
         many=True, help_text="Past months whose planned revenue no run took."
     )
 
 
-class JournalSourceSerializer(serializers.Serializer):
+class OpportunityTraceJournalSourceSerializer(serializers.Serializer):
     source_type = serializers.CharField()
     currency = serializers.CharField()
     count = serializers.IntegerField()
     debit_amount = AmountField()
 
 
-class TraceSerializer(serializers.Serializer):
+class OpportunityTraceSerializer(serializers.Serializer):
     opportunity = serializers.IntegerField(source="opportunity.pk")
     stage = serializers.CharField(source="opportunity.stage")
     currency = serializers.CharField()
     state = serializers.ChoiceField(choices=["open", "lost", "stuck", "flowing", "complete"])
     stuck = serializers.CharField(help_text="Where the chain stands or is stuck, in words.")
-    blockers = BlockerSerializer(many=True)
-    steps = TraceStepSerializer(many=True)
+    blockers = OpportunityTraceBlockerSerializer(many=True)
+    steps = OpportunityTraceStepSerializer(many=True)
     quote = serializers.SerializerMethodField(help_text="The accepted quote's id, if any.")
-    quotes = TraceQuoteSerializer(many=True)
-    contract = TraceContractSerializer(allow_null=True)
-    versions = TraceVersionSerializer(many=True)
-    projects = TraceProjectSerializer(many=True)
-    time = TimeStatusSerializer(many=True)
-    expenses = EntryStatusSerializer(many=True)
-    over_cap = OverCapSerializer()
-    invoices = TraceInvoiceSerializer(many=True)
-    payments = TracePaymentSerializer(many=True)
-    revenue = TraceRevenueSerializer()
-    journal = JournalSourceSerializer(many=True)
+    quotes = OpportunityTraceQuoteSerializer(many=True)
+    contract = OpportunityTraceContractSerializer(allow_null=True)
+    versions = OpportunityTraceVersionSerializer(many=True)
+    projects = OpportunityTraceProjectSerializer(many=True)
+    time = OpportunityTraceTimeStatusSerializer(many=True)
+    expenses = OpportunityTraceEntryStatusSerializer(many=True)
+    over_cap = OpportunityTraceOverCapSerializer()
+    invoices = OpportunityTraceInvoiceSerializer(many=True)
+    payments = OpportunityTracePaymentSerializer(many=True)
+    revenue = OpportunityTraceRevenueSerializer()
+    journal = OpportunityTraceJournalSourceSerializer(many=True)
 
     def get_quote(self, trace) -> int | None:
         return next((quote["id"] for quote in trace.quotes if quote["status"] == "accepted"), None)
@@ -186,4 +186,4 @@ class TraceSerializer(serializers.Serializer):
 
 def trace_response(opportunity) -> Response:
     trace = opportunity_trace(opportunity)
-    return Response(TraceSerializer(trace, context={"currency": trace.currency}).data)
+    return Response(OpportunityTraceSerializer(trace, context={"currency": trace.currency}).data)

@@ -222,7 +222,7 @@ class OpportunityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmVi
         """The weighted open pipeline by expected-close month and by owner, per currency."""
         return Response(s.ForecastSerializer(selectors.forecast()).data)
 
-    @extend_schema(responses=trace_api.TraceSerializer)
+    @extend_schema(responses=trace_api.OpportunityTraceSerializer)
     @action(detail=True, methods=["get"], filterset_class=None)
     def trace(self, request, pk=None):
         """The quote-to-cash chain this deal produced so far (quotes, contract versions, projects, time and

@@ -34,14 +34,17 @@ CHECKS = {
              HAVING sum(functional_debit) <> sum(functional_credit)) x""",
     ),
     "account_balances_equal_lines": (
-        "Each account's stored balance equals the sum of its lines.",
+        "Each account's stored per-day balances equal the sum of its lines that day, per currency, in "
+        "transaction and functional amounts.",
         """SELECT count(*) FROM (
-             SELECT account_id, sum(functional_debit) d, sum(functional_credit) c
-               FROM ledger_journalline GROUP BY 1) l
+             SELECT account_id, date, currency, sum(debit) d, sum(credit) c,
+                    sum(functional_debit) fd, sum(functional_credit) fc
+               FROM ledger_journalline GROUP BY 1, 2, 3) l
            FULL JOIN (
-             SELECT account_id, sum(functional_debit) d, sum(functional_credit) c
-               FROM ledger_accountbalance GROUP BY 1) b USING (account_id)
-          WHERE coalesce(l.d, 0) <> coalesce(b.d, 0) OR coalesce(l.c, 0) <> coalesce(b.c, 0)""",
+             SELECT account_id, date, currency, debit d, credit c, functional_debit fd, functional_credit fc
+               FROM ledger_accountbalance) b USING (account_id, date, currency)
+          WHERE coalesce(l.d, 0) <> coalesce(b.d, 0) OR coalesce(l.c, 0) <> coalesce(b.c, 0)
+             OR coalesce(l.fd, 0) <> coalesce(b.fd, 0) OR coalesce(l.fc, 0) <> coalesce(b.fc, 0)""",
     ),
     "ar_subledger_equals_control": (
         "Per legal entity and currency, the AR items' open amounts equal the AR control account.",
@@ -52,6 +55,55 @@ CHECKS = {
                FROM ledger_journalline l JOIN ledger_glaccount a ON a.id = l.account_id
               WHERE a.role = 'ar' GROUP BY 1, 2) g USING (legal_entity_id, currency)
           WHERE coalesce(s.amount, 0) <> coalesce(g.amount, 0)""",
+    ),
+    "ar_items_open_equal_allocations": (
+        "Every AR item's open amount is its amount less what its allocations (net of reversals) applied.",
+        """SELECT count(*) FROM (
+             SELECT i.id FROM ledger_aritem i
+               LEFT JOIN (SELECT debit_item_id AS item_id, sum(amount) AS applied FROM ledger_allocation
+                           GROUP BY 1
+                          UNION ALL
+                          SELECT credit_item_id, -sum(amount) FROM ledger_allocation GROUP BY 1) a
+                      ON a.item_id = i.id
+              GROUP BY i.id, i.amount, i.open_amount
+             HAVING i.open_amount <> i.amount - coalesce(sum(a.applied), 0)) x""",
+    ),
+    "contract_positions_equal_revenue_accounts": (
+        "Per legal entity and currency, what invoices billed less credit notes and recognised revenue "
+        "(the contracts' net positions) equals the deferred plus unbilled revenue accounts.",
+        """SELECT count(*) FROM (
+             SELECT legal_entity_id, currency, sum(amount) AS amount FROM (
+               SELECT i.legal_entity_id, i.currency, l.amount
+                 FROM billing_invoiceline l JOIN billing_invoice i ON i.id = l.invoice_id
+                WHERE i.status <> 'draft'
+               UNION ALL
+               SELECT n.legal_entity_id, n.currency, -l.amount
+                 FROM billing_creditnoteline l JOIN billing_creditnote n ON n.id = l.credit_note_id
+                WHERE n.status = 'released'
+               UNION ALL
+               SELECT o.legal_entity_id, o.currency, -s.amount
+                 FROM revrec_revenuescheduleline s
+                 JOIN revrec_performanceobligation o ON o.id = s.obligation_id
+                WHERE s.status = 'recognized') x
+             GROUP BY 1, 2) p
+           FULL JOIN (
+             SELECT l.legal_entity_id, l.currency, sum(l.credit - l.debit) AS amount
+               FROM ledger_journalline l JOIN ledger_glaccount a ON a.id = l.account_id
+              WHERE a.role IN ('deferred_revenue', 'unbilled_revenue') GROUP BY 1, 2) g
+                 USING (legal_entity_id, currency)
+          WHERE coalesce(p.amount, 0) <> coalesce(g.amount, 0)""",
+    ),
+    "closed_periods_unchanged": (
+        "Nothing dated in a closed period was written after its close: no journal entry, AR item or "
+        "allocation (posted lines themselves are append-only).",
+        """SELECT count(*) FROM ledger_fiscalperiod p
+             JOIN (SELECT legal_entity_id, date, posted_at AS written_at FROM ledger_journalentry
+                   UNION ALL
+                   SELECT legal_entity_id, date, created_at FROM ledger_aritem
+                   UNION ALL
+                   SELECT legal_entity_id, date, created_at FROM ledger_allocation) w
+               ON w.legal_entity_id = p.legal_entity_id AND w.date BETWEEN p.start AND p."end"
+            WHERE p.status = 'closed' AND w.written_at > p.closed_at""",
     ),
     "ar_items_posted": (
         "Every AR item's journal entry exists.",
@@ -89,9 +141,27 @@ FINGERPRINT = {
     "invoice_totals": "SELECT coalesce(sum(total_amount), 0) FROM billing_invoice",
     "time_entries": "SELECT count(*) FROM projects_timeentry",
     "billing_links": "SELECT count(*) FROM billing_timeentrybilling",
+    "allocations": "SELECT count(*) FROM ledger_allocation",
+    "allocated": "SELECT coalesce(sum(amount), 0) FROM ledger_allocation",
+    "credit_notes": "SELECT count(*) FROM billing_creditnote",
+    "write_off_requests": "SELECT count(*) FROM ledger_writeoffrequest",
     "audit_rows": "SELECT count(*) FROM core_auditevent",
     "events": "SELECT count(*) FROM core_event",
 }
+
+
+# One digest per closed period over every line dated in it: taken at the close and compared later, it shows
+# that nothing in the period was added, removed or altered while it stayed closed.
+CLOSED_PERIOD_DIGESTS = """
+    SELECT p.id, md5(coalesce(string_agg(
+             concat_ws(':', l.id, l.entry_id, l.account_id, l.currency, l.debit, l.credit,
+                       l.functional_debit, l.functional_credit, l.client_id, l.project_id),
+             ',' ORDER BY l.id), ''))
+      FROM ledger_fiscalperiod p
+      LEFT JOIN ledger_journalline l
+             ON l.legal_entity_id = p.legal_entity_id AND l.date BETWEEN p.start AND p."end"
+     WHERE p.status = 'closed'
+     GROUP BY p.id"""
 
 
 @dataclass(frozen=True)
@@ -105,21 +175,28 @@ class Result:
         return self.violations == 0
 
 
+def _scalars(queries: dict[str, str], using=None) -> dict[str, object]:
+    """Each query's one value, all in one statement (one round trip: the stateful test runs these after
+    every step)."""
+    columns = ",\n".join(f"({sql}) AS {name}" for name, sql in queries.items())
+    with (using or connection).cursor() as cursor:
+        cursor.execute(f"SELECT {columns}")  # noqa: S608 - our own constant queries and names
+        return dict(zip(queries, cursor.fetchone(), strict=True))
+
+
 def check_invariants(using=None) -> list[Result]:
     """Run every check; a Result per check, in a stable order."""
-    results = []
-    with (using or connection).cursor() as cursor:
-        for name, (description, sql) in CHECKS.items():
-            cursor.execute(sql)
-            results.append(Result(name, description, cursor.fetchone()[0]))
-    return results
+    violations = _scalars({name: sql for name, (_, sql) in CHECKS.items()}, using)
+    return [Result(name, description, violations[name]) for name, (description, _) in CHECKS.items()]
 
 
 def fingerprint(using=None) -> dict[str, str]:
     """Row counts and totals of the books, as strings (Decimals compare exactly)."""
-    found = {}
+    return {name: str(value) for name, value in _scalars(FINGERPRINT, using).items()}
+
+
+def closed_period_digests(using=None) -> dict[int, str]:
+    """Period id → digest of the journal lines dated in it, for each closed period."""
     with (using or connection).cursor() as cursor:
-        for name, sql in FINGERPRINT.items():
-            cursor.execute(sql)
-            found[name] = str(cursor.fetchone()[0])
-    return found
+        cursor.execute(CLOSED_PERIOD_DIGESTS)
+        return dict(cursor.fetchall())

@@ -323,3 +323,73 @@ KNOWN_DEVIATIONS: dict[tuple[str, str, str], str] = {
 
 # The body each write sends: enough to get past input validation to the permission checks behind it.
 ACTION_BODY = {"reason": "Authorization matrix"}
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page by URL name (and the firm object its URL names): `ok` roles get 200, `hidden` 404, the others
+    are refused with `refused` (403; a form page may send them back to its list instead, 302)."""
+
+    name: str
+    ok: frozenset
+    obj: str | None = None
+    hidden: frozenset = frozenset()
+    refused: int = 403
+
+    def __str__(self) -> str:
+        return f"{self.name}({self.obj or ''})"
+
+
+def page(name, ok, obj=None, hidden=(), refused=403):
+    return Page(name, frozenset(ok), obj, frozenset(hidden), refused)
+
+
+# Pages are for people: the integrator's role works through the API and opens only its own corner.
+BOOKS_READ = only(FINANCE, EXECUTIVE)
+PAGES: list[Page] = [
+    page("core:overview", EVERYONE),
+    page("core:api-keys", EVERYONE),
+    page("core:webhooks", only(INTEGRATOR)),
+    page("core:webhook-detail", only(INTEGRATOR), "webhook"),
+    page("core:events", only(FINANCE, EXECUTIVE, INTEGRATOR)),
+    page("core:audit-log", BOOKS_READ),
+    page("ledger:workspace", BOOKS_READ),
+    page("ledger:period-checklist", BOOKS_READ, "period"),
+    page("ledger:journal", BOOKS_READ),
+    page("ledger:entry-detail", BOOKS_READ, "journal_entry"),
+    page("ledger:entry-create", only(FINANCE)),
+    page("ledger:trial-balance", BOOKS_READ),
+    page("ledger:payments", BOOKS_READ),
+    page("ledger:payment-detail", BOOKS_READ, "payment"),
+    page("ledger:payment-create", only(FINANCE)),
+    page("ledger:collections", BOOKS_READ),
+    page("ledger:collections-client", BOOKS_READ, "account_a"),
+    page("ledger:dunning-policy-edit", only(FINANCE), "policy"),
+    page("crm:board", CRM_READ),
+    page("crm:opportunity-detail", CRM_READ, "open_deal"),
+    page("crm:opportunity-create", CRM_WRITE),
+    page("crm:contract-detail", CRM_READ, "contract_a"),
+    page("crm:account-detail", CRM_READ, "account_a"),
+    page("crm:account-create", CRM_WRITE),
+    page("projects:list", EVERYONE),
+    page("projects:detail", EVERYONE, "project_a"),
+    page("projects:detail", EVERYONE, "project_b", {CONSULTANT}),
+    page("projects:create", PROJECT_CREATE, refused=302),
+    page("projects:week", only(CONSULTANT, PM, RM)),
+    page("projects:approvals", only(PM)),
+    page("projects:expense-detail", SEES_CONSULTANT_TIME, "expense", {RM}),
+    page("projects:expense-detail", only(FINANCE, EXECUTIVE, INTEGRATOR), "expense_b", {CONSULTANT, PM, RM}),
+    page("projects:capacity", only(PM, RM, FINANCE, EXECUTIVE)),
+    page("billing:runs", BOOKS_READ),
+    page("billing:run-create", only(FINANCE)),
+    page("billing:draft-detail", BOOKS_READ, "draft_invoice"),
+    page("billing:invoice-detail", BOOKS_READ, "invoice"),
+    page("billing:invoice-pdf", BOOKS_READ, "invoice"),
+    page("revrec:runs", BOOKS_READ),
+    page("revrec:run-create", only(FINANCE)),
+    page("analytics:executive", BOOKS_READ),
+    page("analytics:project", only(PM, FINANCE, EXECUTIVE), "project_a"),
+    page("analytics:project", BOOKS_READ, "project_b", {PM}),
+    page("analytics:me", EVERYONE),
+    page("insights:inbox", only(CONSULTANT, PM, RM, FINANCE, EXECUTIVE)),
+]

@@ -13,6 +13,8 @@ import pytest
 import weasyprint
 from django.db import transaction
 from django.forms.models import model_to_dict
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
@@ -28,6 +30,7 @@ from tests.reliability.authz_matrix import (
     EXCLUDED,
     INTEGRATOR,
     KNOWN_DEVIATIONS,
+    PAGES,
     ROLES,
     ROWS,
     Row,
@@ -417,3 +420,56 @@ def test_lists_show_each_role_only_what_it_may_see(firm, db, who):
         want = {getattr(firm, name).pk for side in visible for name in sides[side]}
         named = {getattr(firm, name).pk for names in sides.values() for name in names}
         assert seen & named == want, (who, resource)
+
+
+def page_client(firm, who: str) -> Client:
+    client = Client()
+    client.force_login(firm.users[who])
+    return client
+
+
+@pytest.mark.parametrize("page", PAGES, ids=str)
+def test_pages_answer_each_role_as_the_access_rules_say(firm, db, page):
+    url = reverse(page.name, args=[getattr(firm, page.obj).pk] if page.obj else [])
+    anonymous = Client().get(url)
+    wrong = []
+    if anonymous.status_code != 302 or not anonymous["Location"].startswith(reverse("login")):
+        wrong.append(f"anonymous: {anonymous.status_code}, not a redirect to the login page")
+    for role in ROLES:
+        want = 404 if role in page.hidden else 200 if role in page.ok else page.refused
+        got = page_client(firm, role).get(url)
+        if got.status_code != want:
+            wrong.append(f"{role}: {got.status_code}, not {want}")
+        elif want == 302 and got["Location"].startswith(reverse("login")):
+            wrong.append(f"{role}: sent to the login page though signed in")
+    assert wrong == [], f"{page} ({url}):\n" + "\n".join(wrong)
+
+
+# Page actions a role may not take on that object: refused (403/404, or back to the page with the
+# service's error), and nothing changes.
+PAGE_ACTIONS = [
+    ("pm", "projects:status", ("project_b",), {"action": "hold"}),
+    ("pm", "projects:milestone-action", ("milestone_b", "complete"), {}),
+    ("consultant", "billing:draft-release", ("draft_invoice",), {}),
+    ("executive", "billing:draft-release", ("draft_invoice",), {}),
+    ("executive", "billing:invoice-void", ("invoice",), {"reason": "Matrix"}),
+    ("executive", "ledger:period-close", ("period",), {"reason": "Matrix"}),
+    ("executive", "ledger:entry-reverse", ("journal_entry",), {"reason": "Matrix", "date": "2026-06-30"}),
+    ("executive", "ledger:dunning-policy-edit", ("policy",), {"name": "Taken over"}),
+    ("rm", "crm:opportunity-win", ("open_deal",), {}),
+    ("pm_b", "crm:opportunity-lose", ("open_deal",), {"reason": "Taken over"}),
+    ("integrator_b", "core:webhook-delete", ("webhook",), {}),
+    ("pm", "core:api-key-revoke", ("consultant_key",), {}),
+]
+
+
+@pytest.mark.parametrize(("who", "name", "args", "data"), PAGE_ACTIONS, ids=lambda v: str(v))
+def test_page_actions_refused_to_a_role_change_nothing(firm, db, who, name, args, data):
+    target = getattr(firm, args[0])
+    url = reverse(name, args=[target.pk, *args[1:]])
+    before = (model_to_dict(type(target).objects.get(pk=target.pk)), AuditEvent.objects.count())
+    response = page_client(firm, who).post(url, data)
+    assert response.status_code in (302, 403, 404)
+    if response.status_code == 302:
+        assert not response["Location"].startswith(reverse("login"))
+    assert (model_to_dict(type(target).objects.get(pk=target.pk)), AuditEvent.objects.count()) == before

@@ -2,19 +2,34 @@
 
 from celery import chord, shared_task
 
+from billing.choices import RunStatus
+from billing.models import BillingRun
 from billing.services.runs import (
     bill_billing_run_chunk,
     execute_billing_run,
     finish_billing_run,
     plan_billing_run_chunks,
 )
+from core.services.run_recovery import RUN_TASK_OPTIONS, requeue_stalled_runs, working_on
 
 
-@shared_task(acks_late=True)
+@shared_task(**RUN_TASK_OPTIONS)
 def run_billing(run_id: int) -> int | None:
-    """Work a billing run to the end; a redelivered or repeated task continues where the last one stopped."""
-    run = execute_billing_run(run_id=run_id)
+    """Work a billing run to the end; a redelivered, retried or repeated task continues where the last one
+    stopped, and one that finds a live twin working the run leaves it to the twin."""
+    with working_on(BillingRun, run_id) as mine:
+        if not mine:
+            return None
+        run = execute_billing_run(run_id=run_id)
     return run.invoices_created if run else None
+
+
+@shared_task
+def requeue_stalled_billing_runs() -> list[int]:
+    """Queue again the billing runs a lost worker left pending or running (every few minutes)."""
+    return requeue_stalled_runs(
+        model=BillingRun, task=run_billing, statuses=(RunStatus.PENDING, RunStatus.RUNNING)
+    )
 
 
 @shared_task(acks_late=True)

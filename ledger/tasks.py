@@ -3,14 +3,32 @@
 from celery import shared_task
 from django.utils import timezone
 
+from core.services.run_recovery import RUN_TASK_OPTIONS, requeue_stalled_runs, working_on
+from ledger.choices import DunningRunStatus
+from ledger.models import DunningRun
 from ledger.services.dunning import execute_dunning_run, start_nightly_dunning_runs
 
 
-@shared_task
+@shared_task(**RUN_TASK_OPTIONS)
 def run_dunning(run_id: int) -> str | None:
-    """Execute a dunning run; a run already claimed or finished is left alone (safe to deliver twice)."""
-    run = execute_dunning_run(run_id=run_id)
+    """Execute a dunning run; a run already claimed or finished is left alone (safe to deliver twice).
+
+    The run marks itself failed when a chunk fails, so only errors before it claims the run are retried.
+    """
+    with working_on(DunningRun, run_id) as mine:
+        if not mine:
+            return None
+        run = execute_dunning_run(run_id=run_id)
     return run.status if run else None
+
+
+@shared_task
+def requeue_stalled_dunning_runs() -> list[int]:
+    """Queue again the dunning runs a lost worker left pending or running (every few minutes); a running
+    one is claimed again once its heartbeat is stale."""
+    return requeue_stalled_runs(
+        model=DunningRun, task=run_dunning, statuses=(DunningRunStatus.PENDING, DunningRunStatus.RUNNING)
+    )
 
 
 @shared_task

@@ -3,14 +3,29 @@
 from celery import shared_task
 from django.utils import timezone
 
+from core.services.run_recovery import RUN_TASK_OPTIONS, requeue_stalled_runs, working_on
+from revrec.choices import RunStatus
+from revrec.models import RevenueRun
 from revrec.services.runs import execute_revenue_run, start_month_end_revenue_runs
 
 
-@shared_task(acks_late=True)
+@shared_task(**RUN_TASK_OPTIONS)
 def run_revenue(run_id: int) -> str | None:
-    """Work a revenue run to the end; a redelivered or repeated task continues where the last one stopped."""
-    run = execute_revenue_run(run_id=run_id)
+    """Work a revenue run to the end; a redelivered, retried or repeated task continues where the last one
+    stopped, and one that finds a live twin working the run leaves it to the twin."""
+    with working_on(RevenueRun, run_id) as mine:
+        if not mine:
+            return None
+        run = execute_revenue_run(run_id=run_id)
     return str(run.recognized_amount) if run else None
+
+
+@shared_task
+def requeue_stalled_revenue_runs() -> list[int]:
+    """Queue again the revenue runs a lost worker left pending or running (every few minutes)."""
+    return requeue_stalled_runs(
+        model=RevenueRun, task=run_revenue, statuses=(RunStatus.PENDING, RunStatus.RUNNING)
+    )
 
 
 @shared_task

@@ -45,7 +45,12 @@ def test_celery_acknowledges_late_and_requeues_a_lost_worker_s_task():
     assert (
         settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] == settings.CELERY_VISIBILITY_TIMEOUT
     )
-    for name in ("billing.tasks.run_billing", "revrec.tasks.run_revenue", "ledger.tasks.nightly_dunning"):
+    for name in (
+        "billing.tasks.run_billing",
+        "revrec.tasks.run_revenue",
+        "ledger.tasks.run_dunning",
+        "ledger.tasks.nightly_dunning",
+    ):
         task = app.tasks[name]
         assert task.acks_late is True, name
         assert task.reject_on_worker_lost in (None, True), name
@@ -61,6 +66,10 @@ def test_visibility_timeout_outlasts_every_task_and_every_countdown():
             continue
         for limit in (task.time_limit, task.soft_time_limit):
             assert limit is None or limit < visibility, name
+        # A retry's backoff is a countdown too (`autoretry_for`, bounded by `retry_backoff_max`).
+        if getattr(task, "autoretry_for", ()):
+            assert task.max_retries is not None, name
+            assert task.retry_backoff and task.retry_backoff_max < visibility, name
     for limit in (app.conf.task_time_limit, app.conf.task_soft_time_limit):
         assert limit is not None and limit < visibility
     assert visibility > settings.WEBHOOK_BACKOFF_MAX_SECONDS

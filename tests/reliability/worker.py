@@ -31,7 +31,7 @@ def main() -> None:
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
-            "--loglevel=WARNING",
+            f"--loglevel={os.environ.get('RELIABILITY_WORKER_LOGLEVEL', 'WARNING')}",
             *sys.argv[1:],
         ]
     )

@@ -275,6 +275,10 @@ def rule_probability(profile: Profile) -> Score:
 def score_clients(as_of: date) -> list[ClientRisk]:
     """Every client with open AR on `as_of`, scored by the model when there is enough history."""
     rows, outcomes, clients = history_and_clients(as_of)
+    return _scored(rows, outcomes, clients)
+
+
+def _scored(rows: list[list[float]], outcomes: list[bool], clients: list[ClientRisk]) -> list[ClientRisk]:
     model = LogisticModel.fit(FEATURES, rows, outcomes) if enough_history(outcomes) else None
     for client in clients:
         if model is None:
@@ -293,7 +297,10 @@ def _open_text(invoices: list[Invoice]) -> tuple[str, dict[str, str]]:
 
 
 def detect(as_of: date) -> Iterable[Finding]:
-    clients = [client for client in score_clients(as_of) if client.score.probability >= FLAG_AT]
+    rows, outcomes, clients = history_and_clients(as_of)
+    clients = [client for client in _scored(rows, outcomes, clients) if client.score.probability >= FLAG_AT]
+    # The firm-wide rate the client's figures stand against.
+    baseline = f"firm-wide, {sum(outcomes)} of {len(outcomes)} settled invoices were paid late"
     accounts = {
         pk: (name, owner_id)
         for pk, name, owner_id in Account.objects.filter(pk__in=[c.client_id for c in clients]).values_list(
@@ -306,7 +313,7 @@ def detect(as_of: date) -> Iterable[Finding]:
         open_text, open_figures = _open_text(client.open_invoices)
         words = dict(profile.described())
         explanation = (
-            f"{name} is {score.probability}% likely to pay late, by the {score.method_label}. "
+            f"{name} is {score.probability}% likely to pay late, by the {score.method_label}; {baseline}. "
             f"{words['Late share'][0].upper()}{words['Late share'][1:]}, "
             f"{words['Average days late']}; {words['Days overdue']}. Open: {open_text}. "
             "Top factors: " + "; ".join(f"{f.name.lower()}: {f.value}" for f in score.top()) + "."
@@ -328,6 +335,8 @@ def detect(as_of: date) -> Iterable[Finding]:
                 "threshold": FLAG_AT,
                 "method": score.method,
                 "history": score.history,
+                "firm_settled_invoices": len(outcomes),
+                "firm_late_invoices": sum(outcomes),
                 "settled_invoices": profile.settled,
                 "late_invoices": profile.late,
                 "average_days_late": str(_one_place(profile.average_days_late)),

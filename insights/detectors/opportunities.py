@@ -91,6 +91,7 @@ class PipelineHistory:
     client_closes: dict[int, list[tuple[date, bool]]] = field(default_factory=dict)
     services: dict[str, tuple[int, int]] = field(default_factory=dict)
     closed: int = 0
+    won: int = 0
     model: LogisticModel | None = None
 
     def stage_name(self, code: str) -> str:
@@ -178,6 +179,7 @@ class PipelineHistory:
             },
             "services": self.services,
             "closed": self.closed,
+            "won": self.won,
             "model": self.model.as_dict() if self.model else None,
         }
 
@@ -193,6 +195,7 @@ class PipelineHistory:
             },
             services={service: tuple(record) for service, record in data["services"].items()},
             closed=data["closed"],
+            won=data["won"],
             model=LogisticModel.from_dict(data["model"]) if data["model"] else None,
         )
 
@@ -292,6 +295,7 @@ def load_history(as_of: date) -> PipelineHistory:
     history.client_closes = {account: sorted(closes) for account, closes in client_closes.items()}
     history.services = {service: tuple(counts) for service, counts in service_counts.items()}
     outcomes = [row["won"] for row in closed]
+    history.won = sum(outcomes)
     if not enough_history(outcomes):
         return history
     visits = defaultdict(list)
@@ -439,7 +443,8 @@ def detect(as_of: date) -> Iterable[Finding]:
         explanation = (
             f"{row['name']} ({row['account__name']}, {stage['name']}) scores {score.probability}% to win "
             f"by the {score.method_label}, {abs(gap)} points {direction} the {row['probability']}% the "
-            f"pipeline gives it (the stage's default is {stage['probability']}%). Top factors: "
+            f"pipeline gives it (the stage's default is {stage['probability']}%); the firm won "
+            f"{history.won} of the {history.closed} deals it closed. Top factors: "
             + "; ".join(f"{f.name.lower()}: {f.value}" for f in score.top())
             + "."
         )
@@ -461,6 +466,8 @@ def detect(as_of: date) -> Iterable[Finding]:
                 "gap": gap,
                 "method": score.method,
                 "history": score.history,
+                "firm_closed_deals": history.closed,
+                "firm_won_deals": history.won,
                 "days_in_stage": max((as_of - deal.entered).days, 0),
                 "amount": str(quantize(deal.amount, deal.currency)),
                 "currency": deal.currency,

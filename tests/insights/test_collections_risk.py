@@ -110,6 +110,8 @@ def test_rule_flags_a_client_that_pays_late_with_its_figures(entity, book, make_
         "threshold": 50,
         "method": "rule",
         "history": 0,
+        "firm_settled_invoices": 6,
+        "firm_late_invoices": 3,
         "settled_invoices": 4,
         "late_invoices": 3,
         "average_days_late": "15.0",
@@ -122,7 +124,8 @@ def test_rule_flags_a_client_that_pays_late_with_its_figures(entity, book, make_
         {"factor": "Average days late", "value": "15.0 days past due on average", "effect": "+5 points"},
     ]
     assert finding.explanation.startswith(
-        "Globex Corp is 65% likely to pay late, by the scoring rule (too little history for a model). "
+        "Globex Corp is 65% likely to pay late, by the scoring rule (too little history for a model); "
+        "firm-wide, 3 of 6 settled invoices were paid late. "
         "3 of 4 settled invoices paid late (75%), 15.0 days past due on average; "
         "oldest unpaid invoice 45 days past due. Open: $1,000.00."
     )

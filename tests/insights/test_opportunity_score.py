@@ -114,6 +114,8 @@ def test_rule_flags_deals_far_from_their_pipeline_probability(sales, make_user):
         "gap": -35,
         "method": "rule",
         "history": 0,
+        "firm_closed_deals": 2,
+        "firm_won_deals": 1,
         "days_in_stage": 90,
         "amount": "50000.00",
         "currency": "USD",
@@ -125,7 +127,8 @@ def test_rule_flags_deals_far_from_their_pipeline_probability(sales, make_user):
     ]
     assert finding.explanation.startswith(
         "Globex phase 2 (Globex, Negotiate) scores 35% to win by the scoring rule (too little history for a "
-        "model), 35 points below the 70% the pipeline gives it (the stage's default is 70%)."
+        "model), 35 points below the 70% the pipeline gives it (the stage's default is 70%); the firm won 1 "
+        "of the 2 deals it closed."
     )
     assert finding.audience == ("executive", "project_manager")
     assert finding.owner_id == owner.pk

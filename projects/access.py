@@ -33,6 +33,8 @@ STAFFERS = (Role.RESOURCE_MANAGER,)
 # Log their own time and expenses (given a person record linked to their user).
 TIME_KEEPERS = (Role.CONSULTANT, Role.PROJECT_MANAGER, Role.RESOURCE_MANAGER)
 CAPACITY_READERS = (Role.RESOURCE_MANAGER, Role.PROJECT_MANAGER, Role.FINANCE, Role.EXECUTIVE)
+# Read what people cost per hour (cost rates, and the current one on a person); anyone reads their own.
+COST_READERS = (Role.FINANCE, Role.EXECUTIVE, Role.RESOURCE_MANAGER, Role.INTEGRATOR)
 
 
 def person_of(user):
@@ -52,6 +54,10 @@ def reads_all_projects(user) -> bool:
 
 def reads_all_time(user) -> bool:
     return has_role(user, *TIME_READERS)
+
+
+def reads_cost_of(user, person) -> bool:
+    return has_role(user, *COST_READERS) or (person.user_id is not None and person.user_id == user.pk)
 
 
 def manages(user, project) -> bool:

@@ -12,6 +12,7 @@ from rest_framework import serializers
 from core.money import quantize
 from crm.models import Account, Contract
 from ledger.models import LegalEntity
+from projects.access import reads_cost_of
 from projects.choices import EntryStatus, ExpenseCategory, ProjectStatus
 from projects.models import (
     Assignment,
@@ -407,7 +408,10 @@ def current_cost_rate(person: Person) -> CostRate | None:
 class PersonSerializer(serializers.ModelSerializer):
     # Blank when none is on record: a plain string, since "" is no e-mail address (the schema said so).
     email = serializers.CharField(read_only=True, help_text="E-mail address; empty when none is on record.")
-    cost_rate = serializers.SerializerMethodField(help_text="Cost per hour valid today, in cost_currency.")
+    cost_rate = serializers.SerializerMethodField(
+        help_text="Cost per hour valid today, in cost_currency; null to those who may not read cost rates "
+        "(project managers and consultants, but for their own record)."
+    )
     cost_currency = serializers.SerializerMethodField()
     skills = serializers.SerializerMethodField()
 
@@ -431,14 +435,21 @@ class PersonSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def _cost_rate_shown(self, person):
+        """The current cost rate, to those who may read what people cost (and to the person); else None."""
+        request = self.context.get("request")
+        if request is None or not reads_cost_of(request.user, person):
+            return None
+        return current_cost_rate(person)
+
     @extend_schema_field(serializers.DecimalField(max_digits=20, decimal_places=4, allow_null=True))
     def get_cost_rate(self, person):
-        row = current_cost_rate(person)
+        row = self._cost_rate_shown(person)
         return format(row.rate.normalize(), "f") if row else None
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_cost_currency(self, person):
-        row = current_cost_rate(person)
+        row = self._cost_rate_shown(person)
         return row.currency if row else None
 
     @extend_schema_field(SkillLevelSerializer(many=True))

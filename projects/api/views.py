@@ -20,6 +20,7 @@ from core.roles import Role as UserRole
 from projects.access import (
     CAPACITY_READERS,
     COST_RATE_WRITERS,
+    COST_READERS,
     PROJECT_CREATORS,
     PROJECT_READERS,
     RATE_CARD_WRITERS,
@@ -273,7 +274,7 @@ class CostRateViewSet(ReadMixin, ProjectsViewSet):
     serializer_class = s.CostRateSerializer
     filterset_class = filtersets.CostRateFilterSet
     permission_classes = _permissions(
-        read=(UserRole.FINANCE, UserRole.EXECUTIVE, UserRole.RESOURCE_MANAGER, UserRole.INTEGRATOR),
+        read=COST_READERS,
         write=COST_RATE_WRITERS,
     )
     pagination_class = base.cursor_pagination("person_id", "valid_from", "id")

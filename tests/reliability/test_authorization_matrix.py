@@ -473,3 +473,20 @@ def test_page_actions_refused_to_a_role_change_nothing(firm, db, who, name, args
     if response.status_code == 302:
         assert not response["Location"].startswith(reverse("login"))
     assert (model_to_dict(type(target).objects.get(pk=target.pk)), AuditEvent.objects.count()) == before
+
+
+@pytest.mark.parametrize(
+    ("who", "shown"),
+    [("consultant", {"person"}), ("pm", set()), ("rm", {"person", "person_b"}),
+     ("finance", {"person", "person_b"}), ("executive", {"person", "person_b"})],
+)  # fmt: skip
+def test_people_show_cost_rates_only_to_those_who_read_cost_rates(firm, db, who, shown):
+    """`cost-rates/` refuses project managers and consultants; a person's current `cost_rate` on `people/`
+    follows the same rule (everyone sees their own). Carl costs 60.00, Dora 55.00."""
+    people = {row["id"]: row for row in client_as(firm, who).get("/api/v1/people/").json()["results"]}
+    rates = {"person": "60", "person_b": "55"}
+    for name, rate in rates.items():
+        row = people.get(getattr(firm, name).pk)
+        if row is not None:
+            want = (rate, "USD") if name in shown else (None, None)
+            assert (row["cost_rate"], row["cost_currency"]) == want, (who, name)

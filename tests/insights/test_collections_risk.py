@@ -161,6 +161,22 @@ def test_a_new_client_with_a_large_invoice_long_overdue_is_critical(entity, book
     assert [row["effect"] for row in finding.factors] == ["+30 points", "+5 points", "+5 points"]
 
 
+@pytest.mark.parametrize(
+    ("days_overdue", "probability"), [(0, 10), (1, 20), (30, 20), (31, 30), (60, 30), (61, 40)]
+)
+def test_rule_points_for_the_oldest_unpaid_invoice(days_overdue, probability):
+    profile = collections.Profile(0, 0, 0, days_overdue, Decimal(1), Decimal(2))
+    assert collections.rule_probability(profile).probability == probability
+
+
+def test_rule_never_says_certain():
+    """10 + 40 (all late) + 15 (60 days late on average, capped) + 30 + 5 (3× typical) + 5 (new) = 105."""
+    profile = collections.Profile(10, 10, 600, 90, Decimal(3), Decimal("0.5"))
+    score = collections.rule_probability(profile)
+    assert score.probability == 99
+    assert [f.effect for f in score.factors] == [40, 30, 15, 5, 5]
+
+
 def test_enough_history_needs_thirty_outcomes_with_five_of_each():
     assert enough_history([True] * 5 + [False] * 25)
     assert not enough_history([True] * 4 + [False] * 26)

@@ -219,3 +219,37 @@ def test_the_opportunity_page_shows_the_score_beside_the_stage(sales, client, ma
     assert "<strong" in html and "50%</strong>" in html
     assert "beside 40% for Propose" in html
     assert "won 1, lost 0 before with Initech" in html
+
+
+def facts(stage=40, days=10, ratio="1", client=(0, 0), service=(0, 0)):
+    described = [
+        ("Stage", "…"),
+        ("Days in stage", f"{days} days"),
+        ("Size vs typical", f"{ratio}×"),
+        ("Client history", "…"),
+        ("Service line", "…"),
+    ]
+    return described, {
+        "stage_probability": stage,
+        "days": days,
+        "ratio": Decimal(ratio),
+        "typical": Decimal(100),
+        "client": client,
+        "service": service,
+    }
+
+
+@pytest.mark.parametrize(
+    ("service", "probability"), [((2, 3), 45), ((1, 3), 35), ((3, 5), 40), ((1, 2), 40), ((0, 0), 40)]
+)
+def test_rule_service_line_points_need_three_closed_deals(service, probability):
+    assert opportunities.rule_probability(*facts(service=service)).probability == probability
+
+
+def test_rule_stays_within_one_and_ninety_nine():
+    """10 − 15 (61 days) − 10 (only lost) − 10 (2×) − 5 (won 0 of 3) = −30: 1 %."""
+    low = opportunities.rule_probability(*facts(stage=10, days=61, ratio="2", client=(0, 2), service=(0, 3)))
+    assert low.probability == 1
+    assert [f.effect for f in low.factors] == [-15, -10, -10, -5]
+    high = opportunities.rule_probability(*facts(stage=95, client=(1, 0), service=(3, 3)))
+    assert high.probability == 99

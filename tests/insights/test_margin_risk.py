@@ -4,16 +4,15 @@ each with its arithmetic in words; and a project on track raises nothing.
 The case: a 20,000.00 fixed fee over four 5,000.00 milestones, one completed (25.00% complete); budget
 100 h, target margin 40%. Sam logs time at a 200.00 bill rate and an 80.00 cost rate."""
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 
 from insights.detectors import margin
-from projects.choices import EntryStatus, MilestoneStatus, ProjectStatus
-from projects.models import Milestone, Project, TimeEntry, Timesheet
-from projects.weeks import week_start
+from projects.choices import MilestoneStatus, ProjectStatus
+from projects.models import Milestone, Project
+from tests.analytics.conftest import work
 from tests.billing import conftest as billing
 
 D = Decimal
@@ -61,21 +60,7 @@ def fixed_fee(make_contract, people):
 
 
 def log(project, person, day: date, hours):
-    sheet, _ = Timesheet.objects.get_or_create(person=person, week_start=week_start(day))
-    TimeEntry.objects.create(
-        person=person,
-        project=project,
-        task=project.tasks.first(),
-        timesheet=sheet,
-        role=person.role,
-        date=day,
-        hours=D(hours),
-        status=EntryStatus.APPROVED,
-        currency="USD",
-        bill_rate=D("200"),
-        cost_rate=D("80"),
-        rated_at=timezone.make_aware(datetime(2026, 1, 1)),
-    )
+    work(person, project, day, hours, rate="200", cost="80")
 
 
 def test_burn_ahead_overrun_and_margin_below_target(fixed_fee, people):

@@ -1,17 +1,16 @@
 """Timesheet anomalies: each rule fires on a constructed week with its figures and words, and stays quiet on
 a clean one. The projects tests' firm: Chloe (consultant) assigned to GLX-1, Priya its manager."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 
 from insights.detectors import timesheets
 from projects.choices import EntryStatus
-from projects.models import Holiday, TimeEntry, Timesheet
+from projects.models import Holiday, TimeEntry
 from projects.services.projects import create_project
-from projects.weeks import week_start
+from tests.analytics.conftest import work
 from tests.projects import conftest as projects
 
 # The projects tests' firm and what it is built from.
@@ -24,21 +23,10 @@ AS_OF = date(2026, 3, 27)  # a Friday
 
 
 def log(person, project, day: date, hours, status=EntryStatus.APPROVED):
-    sheet, _ = Timesheet.objects.get_or_create(person=person, week_start=week_start(day))
-    return TimeEntry.objects.create(
-        person=person,
-        project=project,
-        task=project.tasks.first(),
-        timesheet=sheet,
-        role=person.role,
-        date=day,
-        hours=D(hours),
-        status=status,
-        currency=project.currency,
-        bill_rate=D("150"),
-        cost_rate=D("60"),
-        rated_at=timezone.make_aware(datetime(2026, 1, 1)),
-    )
+    entry = work(person, project, day, hours, rate="150", cost="60")
+    if status != EntryStatus.APPROVED:
+        TimeEntry.objects.filter(pk=entry.pk).update(status=status)
+    return entry
 
 
 def weekdays(first: date, last: date):

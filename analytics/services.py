@@ -3,8 +3,9 @@
 
 What changed is found through the sources' own timestamps:
 - time entries and expenses whose `updated_at` moved (every status change of projects and billing sets it);
-- invoices whose `updated_at`, `released_at` or `voided_at` moved: the entries they link now and the
-  entries they linked before (the facts remember the invoice), so a line removed from a draft is seen;
+- invoices whose `updated_at`, `released_at` or `voided_at` moved, or a credit note on which was released:
+  the entries they link now and the entries they linked before (the facts remember the invoice), so a
+  line removed from a draft or work a credit note took back is seen;
 - over-cap holds created since (the held time leaves WIP);
 - journal entries posted since (lines are immutable: only new lines ever change a month).
 The watermark is re-read with an overlap, because a row stamped just before the last refresh may have
@@ -23,7 +24,7 @@ from django.utils import timezone
 
 from analytics.models import DailyRollup, ExpenseFact, GLMonthRollup, RollupState, TimeFact
 from billing.choices import InvoiceStatus
-from billing.models import ExpenseBilling, Invoice, OverCapEntry, TimeEntryBilling
+from billing.models import CreditNote, ExpenseBilling, Invoice, OverCapEntry, TimeEntryBilling
 from billing.services.drafts.expenses import rebill_amount
 from ledger.models import JournalEntry, JournalLine
 from projects.choices import EntryStatus
@@ -374,6 +375,9 @@ def refresh_rollups(*, actor=None, full: bool = False) -> RefreshResult:
                 Q(updated_at__gt=since) | Q(released_at__gt=since) | Q(voided_at__gt=since)
             ).values_list("pk", flat=True)
         )
+        # A released credit note takes work back off its invoice without touching the invoice or the
+        # entries: the facts still name that invoice.
+        touched += CreditNote.objects.filter(released_at__gt=since).values_list("invoice_id", flat=True)
         # Facts that point at an invoice that no longer exists (a discarded draft).
         orphaned = TimeFact.objects.filter(invoice_id__isnull=False).filter(
             ~Exists(Invoice.objects.filter(pk=OuterRef("invoice_id")))

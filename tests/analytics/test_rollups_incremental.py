@@ -1,9 +1,11 @@
 """Incremental refresh = rebuild from scratch, whatever happened in between.
 
-Hypothesis runs random sequences of time approved, rejected, moved and re-approved, billing runs, draft
-edits (write-downs), entries taken off drafts, drafts deleted, releases and voids, with incremental
-refreshes at random points; after a last refresh the rollups must equal a full rebuild, row for row.
-The refresh's overlap is set to zero here, so nothing is re-read by luck.
+Hypothesis runs random sequences of time approved, rejected, moved and re-approved, approved expenses,
+billing runs (one project under a not-to-exceed cap, whose held time finance writes off), draft edits
+(write-downs), entries taken off drafts, drafts deleted, releases, voids, credit notes that take work
+back, payments and receivable write-offs, with incremental refreshes at random points; after a last
+refresh the rollups must equal a full rebuild, row for row. The refresh's overlap is set to zero here, so
+nothing is re-read by luck.
 """
 
 from datetime import date, timedelta
@@ -18,7 +20,9 @@ from hypothesis import strategies as st
 import analytics.services as rollup_services
 from analytics.models import DailyRollup, ExpenseFact, GLMonthRollup, TimeFact
 from analytics.services import rebuild_rollups, refresh_rollups
-from billing.models import Invoice
+from billing.choices import HoldStatus
+from billing.models import Invoice, OverCapEntry
+from billing.services.credit_notes import create_credit_note, release_credit_note
 from billing.services.invoices import (
     delete_draft_invoice,
     edit_invoice_line,
@@ -26,12 +30,17 @@ from billing.services.invoices import (
     remove_time_entries,
     void_invoice,
 )
+from billing.services.over_cap import write_off_over_cap
 from billing.services.runs import execute_billing_run, start_billing_run
 from core.errors import DomainError
+from ledger.choices import ArItemKind
+from ledger.models import ArItem
+from ledger.services.ar.payments import record_payment
+from ledger.services.ar.write_offs import request_write_off
 from projects.choices import EntryStatus
 from projects.models import TimeEntry
 from tests.analytics.conftest import work
-from tests.billing.conftest import tm_line
+from tests.billing.conftest import approved_expense, tm_line
 
 D = Decimal
 MONDAY = date(2026, 3, 2)
@@ -45,6 +54,11 @@ ACTIONS = (
     "delete",
     *("release",) * 2,
     "void",
+    "expense",
+    "cap_write_off",
+    "credit",
+    "pay",
+    "ar_write_off",
     *("refresh",) * 2,
 )
 step = st.tuples(st.sampled_from(ACTIONS), st.integers(0, 10**6), st.integers(0, 11), st.integers(1, 9))
@@ -67,7 +81,17 @@ def snapshot() -> dict:
 @pytest.fixture
 def world(finance, entity, vat20, roles, people, make_contract, standard_card):
     _, p1 = make_contract([tm_line(roles.senior, "150.00"), tm_line(roles.analyst, "95.00")], code="P1")
-    return {"finance": finance, "entity": entity, "people": [people.sam, people.ana], "project": p1}
+    # Capped at 1,000.00: a run holds what goes over, for finance to write off.
+    _, p2 = make_contract(
+        [tm_line(roles.senior, "150.00", cap="1000"), tm_line(roles.analyst, "95.00", cap="1000")], code="P2"
+    )
+    return {
+        "finance": finance,
+        "entity": entity,
+        "people": [people.sam, people.ana],
+        "project": p1,
+        "capped": p2,
+    }
 
 
 def pick(queryset, n):
@@ -76,7 +100,9 @@ def pick(queryset, n):
 
 
 def act(world, action, n, day_offset, hours):
-    finance, entity, project = world["finance"], world["entity"], world["project"]
+    finance, entity = world["finance"], world["entity"]
+    # Every fifth n works on the capped project (the explicit examples, odd n, stay on P1).
+    project = world["capped"] if n % 5 == 4 else world["project"]
     day = MONDAY + timedelta(days=day_offset + 2 * (day_offset // 5))  # weekdays of two weeks and a bit
     if action == "work":
         person = world["people"][n % 2]
@@ -130,6 +156,35 @@ def act(world, action, n, day_offset, hours):
         invoice = pick(Invoice.objects.filter(status="released"), n)
         if invoice:
             void_invoice(actor=finance, invoice=invoice, reason="Wrong client")
+    elif action == "expense":
+        approved_expense(world["people"][n % 2], project, day, str(hours * 25), markup=str(n % 3 * 5))
+    elif action == "cap_write_off":
+        held = pick(OverCapEntry.objects.filter(status=HoldStatus.HELD), n)
+        if held:
+            write_off_over_cap(actor=finance, entry_ids=[held.time_entry_id], reason="Over the cap")
+    elif action == "credit":
+        invoice = pick(Invoice.objects.filter(status="released"), n)
+        entry = invoice and pick(TimeEntry.objects.filter(billing__invoice_line__invoice=invoice), n)
+        if entry:
+            note = create_credit_note(
+                actor=finance, invoice=invoice, reason="Billed twice", time_entries=[entry.pk]
+            )
+            release_credit_note(actor=finance, credit_note=note, issue_date=date(2026, 4, 10 + hours))
+    elif action == "pay":
+        record_payment(
+            actor=finance,
+            legal_entity=entity,
+            client=world["project"].account,
+            date=date(2026, 4, 15 + hours),
+            amount=D(hours * 100),
+            currency="USD",
+        )
+    elif action == "ar_write_off":
+        item = pick(ArItem.objects.filter(kind=ArItemKind.INVOICE, open_amount__gt=0), n)
+        if item:
+            request_write_off(
+                actor=finance, ar_item=item, reason="Small balance", on=date(2026, 4, 28), amount=D(hours)
+            )
     elif action == "refresh":
         refresh_rollups(actor=None)
 
@@ -145,6 +200,28 @@ def act(world, action, n, day_offset, hours):
 @example(steps=[("work", 1, 0, 8), ("bill", 1, 0, 1), ("release", 1, 0, 1), ("void", 1, 0, 1)])
 @example(steps=[("work", 1, 0, 8), ("work", 3, 1, 6), ("bill", 1, 0, 1), ("remove", 1, 0, 1)])
 @example(steps=[("work", 1, 0, 8), ("bill", 1, 0, 1), ("edit", 1, 0, 5), ("delete", 1, 0, 1)])
+# Expenses, the cap's write-off, a credit note taking work back, a payment and a receivable written off.
+@example(
+    steps=[
+        ("expense", 1, 0, 4),
+        ("work", 4, 0, 8),
+        ("work", 9, 1, 8),
+        ("bill", 1, 0, 1),
+        ("cap_write_off", 1, 0, 1),
+    ]
+)
+@example(
+    steps=[("work", 1, 0, 8), ("bill", 1, 0, 1), ("release", 1, 0, 1), ("credit", 1, 0, 1), ("bill", 1, 0, 1)]
+)
+@example(
+    steps=[
+        ("work", 1, 0, 8),
+        ("bill", 1, 0, 1),
+        ("release", 1, 0, 1),
+        ("pay", 1, 0, 3),
+        ("ar_write_off", 1, 0, 2),
+    ]
+)
 @pytest.mark.django_db
 def test_incremental_refresh_equals_rebuild(world, monkeypatch, steps):
     monkeypatch.setattr(rollup_services, "OVERLAP", timedelta(0))
@@ -191,8 +268,17 @@ def test_a_refresh_reads_only_what_changed(world, monkeypatch):
         [("delete", 0, 0, 1)],
         [("release", 0, 0, 1), ("refresh", 0, 0, 1), ("void", 0, 0, 1)],
         [("reject", 0, 0, 1), ("refresh", 0, 0, 1), ("reapprove", 0, 7, 3)],
+        [("release", 0, 0, 1), ("refresh", 0, 0, 1), ("credit", 0, 0, 1)],
     ],
-    ids=["release", "write-down", "remove-from-draft", "delete-draft", "void", "reject-and-move"],
+    ids=[
+        "release",
+        "write-down",
+        "remove-from-draft",
+        "delete-draft",
+        "void",
+        "reject-and-move",
+        "credit-note",
+    ],
 )
 def test_each_kind_of_change_is_seen(world, monkeypatch, changes):
     """Each path by which billing or approval changes a figure, after a refresh has read the state before."""

@@ -66,7 +66,7 @@ PROJECTS_MODELS = (
     "project", "task", "milestone", "assignment", "resourcerequest", "requestedskill", "timesheet",
     "timeentry", "missingtimereminder", "expense",
 )  # fmt: skip
-ROLE_PERMISSIONS[Role.ADMIN] += ["projects.*"]
+ROLE_PERMISSIONS[Role.ADMIN] += ["projects.*", "insights.*"]
 for _reader in (Role.FINANCE, Role.EXECUTIVE, Role.PROJECT_MANAGER, Role.RESOURCE_MANAGER):
     ROLE_PERMISSIONS[_reader] += [f"projects.view_{model}" for model in PROJECTS_MODELS]
 ROLE_PERMISSIONS[Role.FINANCE] += [

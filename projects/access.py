@@ -27,6 +27,8 @@ PROJECT_READERS = (
 TIME_READERS = (Role.FINANCE, Role.EXECUTIVE, Role.INTEGRATOR)
 # Create projects, milestones and resource requests (the CRM handoff runs as the account manager who won).
 PROJECT_CREATORS = (Role.PROJECT_MANAGER, Role.RESOURCE_MANAGER, Role.FINANCE, Role.INTEGRATOR)
+# Of those, the ones who plan milestones and resource requests on any project.
+PROJECT_PLANNERS = (Role.RESOURCE_MANAGER, Role.FINANCE, Role.INTEGRATOR)
 RATE_CARD_WRITERS = (Role.FINANCE, Role.PROJECT_MANAGER, Role.INTEGRATOR)
 COST_RATE_WRITERS = (Role.FINANCE,)
 STAFFERS = (Role.RESOURCE_MANAGER,)
@@ -102,3 +104,11 @@ def require_write_for(actor, person) -> None:
 def require_any(actor, roles: tuple[str, ...], doing: str) -> None:
     if actor is not None and not has_role(actor, *roles):
         raise PermissionDenied(f"Your role does not allow you to {doing}.")
+
+
+def require_planner(actor, project, doing: str) -> None:
+    """Milestones and resource requests: the project creators, but a project manager only on the projects
+    they manage (the CRM handoff plans the new project as its manager)."""
+    require_any(actor, PROJECT_CREATORS, doing)
+    if actor is not None and not has_role(actor, *PROJECT_PLANNERS):
+        require_manager(actor, project, doing)

@@ -11,7 +11,7 @@ from core import audit
 from core.errors import InvalidTransition, ValidationFailed
 from core.events import emit
 from core.roles import has_role
-from projects.access import PROJECT_CREATORS, STAFFERS, require_any, require_manager
+from projects.access import STAFFERS, require_any, require_manager, require_planner
 from projects.choices import ResourceRequestStatus
 from projects.models import (
     Assignment,
@@ -318,7 +318,7 @@ def create_resource_request(
     """Ask for someone in `role` with `skills` (names, or {skill, level} with a minimum level 1–5) for
     `hours` between start and end. The CRM handoff opens one per staffed line of a won deal."""
     project = Project.objects.select_related("manager").get(pk=project.pk)
-    require_any(actor, PROJECT_CREATORS, "request people")
+    require_planner(actor, project, "request people")
     check_dates(start, end)
     check_positive(hours, "hours", "requested hours")
     request = ResourceRequest.objects.create(

@@ -13,7 +13,7 @@ from core.errors import InvalidTransition, ValidationFailed
 from core.events import emit
 from core.money import quantize
 from core.roles import Role, has_role
-from projects.access import PROJECT_CREATORS, require_any, require_manager
+from projects.access import PROJECT_CREATORS, require_any, require_manager, require_planner
 from projects.choices import MilestoneStatus, ProjectStatus
 from projects.models import Milestone, Person, Project, Task
 from projects.services.common import check_currency, check_dates, check_positive
@@ -324,7 +324,7 @@ def _check_milestone_amount(project: Project, amount: Decimal) -> None:
 @transaction.atomic
 def create_milestone(*, actor, project: Project, name: str, amount: Decimal, due: date) -> Milestone:
     """Add a milestone (in the project's currency) to a project; the CRM handoff calls this too."""
-    require_any(actor, PROJECT_CREATORS, "add milestones")
+    require_planner(actor, project, "add milestones")
     name = (name or "").strip()
     if not name:
         raise ValidationFailed("The milestone needs a name.", fields={"name": ["Required."]})

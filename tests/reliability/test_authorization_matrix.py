@@ -23,7 +23,17 @@ from billing.models import Invoice
 from core.models import AuditEvent, Event
 from core.models.api_keys import ALL_SCOPES
 from core.services.api_keys import create_api_key
-from projects.models import TimeEntry
+from crm.models import Contact, Quote
+from projects.models import (
+    Assignment,
+    Expense,
+    Milestone,
+    ProjectRateOverride,
+    ResourceRequest,
+    Task,
+    TimeEntry,
+    TimeOff,
+)
 from tests.reliability.authz_firm import INTEGRATOR_SCOPES, firm_fixture  # noqa: F401 - the module's firm
 from tests.reliability.authz_matrix import (
     ACTION_BODY,
@@ -490,3 +500,47 @@ def test_people_show_cost_rates_only_to_those_who_read_cost_rates(firm, db, who,
         if row is not None:
             want = (rate, "USD") if name in shown else (None, None)
             assert (row["cost_rate"], row["cost_currency"]) == want, (who, name)
+
+
+# Creating on the other side of those lines: time for another person or on a project one is not staffed
+# on, staffing and planning on another manager's project, quoting another account manager's deal.
+CREATING = [
+    ("consultant", "time-entries/", TimeEntry,
+     {"person": "@person_b", "project": "@project_a", "task": "@task", "date": "2026-06-03",
+      "hours": "2.00"}, 403),
+    ("consultant", "time-entries/", TimeEntry,
+     {"project": "@project_b", "task": "@task_b", "date": "2026-06-03", "hours": "2.00"}, 400),
+    ("consultant", "expenses/", Expense,
+     {"person": "@person_b", "project": "@project_a", "date": "2026-06-03", "category": "travel",
+      "amount": "10.00", "currency": "USD"}, 403),
+    ("consultant", "time-off/", TimeOff,
+     {"person": "@person_b", "start": "2026-09-07", "end": "2026-09-08"}, 403),
+    ("pm", "tasks/", Task, {"project": "@project_b", "name": "Ours now"}, 403),
+    ("pm", "milestones/", Milestone,
+     {"project": "@project_b", "name": "Ours now", "amount": "100.00", "due": "2026-10-01"}, 403),
+    ("pm", "assignments/", Assignment,
+     {"project": "@project_b", "person": "@person", "start": "2026-07-01", "end": "2026-07-31",
+      "hours": "10.00"}, 403),
+    ("pm", "rate-overrides/", ProjectRateOverride,
+     {"project": "@project_b", "person": "@person_b", "rate": "1.00", "valid_from": "2026-07-01"}, 403),
+    ("pm", "resource-requests/", ResourceRequest,
+     {"project": "@project_b", "role": "@senior", "hours": "10.00", "start": "2026-07-01",
+      "end": "2026-07-31"}, 403),
+    ("pm", "quotes/", Quote, {"opportunity": "@open_deal_b"}, 403),
+    ("pm", "contacts/", Contact,
+     {"account": "@account_b", "name": "Mole", "email": "mole@beta.example"}, 403),
+    ("pm", "time-entries/bulk-approve/", TimeEntry, {"entries": ["@submitted_b"]}, 400),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("who", "path", "model", "body", "status"), CREATING, ids=lambda v: str(v))
+def test_creating_across_the_lines_is_refused(firm, db, who, path, model, body, status):
+    submitted_b = TimeEntry.objects.filter(pk=firm.submitted_b.pk)
+    before = (model.objects.count(), AuditEvent.objects.count(), submitted_b.get().status)
+    payload = {
+        key: [_value(firm, item) for item in value] if isinstance(value, list) else _value(firm, value)
+        for key, value in body.items()
+    }
+    response = client_as(firm, who).post(f"/api/v1/{path}", payload, format="json")
+    assert response.status_code == status, response.json()
+    assert (model.objects.count(), AuditEvent.objects.count(), submitted_b.get().status) == before

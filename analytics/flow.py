@@ -281,14 +281,19 @@ EXCEPTIONS = [
     ExceptionKind(
         "runs_failed_or_stuck",
         "Runs failed or stuck",
-        "Billing, revenue and dunning runs that failed, or are pending or running for over two hours.",
+        "Billing, revenue and dunning runs that failed, or are pending or running with no sign of progress "
+        "for over two hours.",
     ),
 ]
 EXCEPTION_KINDS = {kind.key: kind for kind in EXCEPTIONS}
 
 
-def _stuck(now) -> Q:
-    return Q(status__in=["pending", "running"]) & Q(created_at__lt=now - STUCK_AFTER)
+def _failed_or_stuck(runs, status, now, *signs_of_life: str):
+    """Runs that failed, or are pending or running with no sign of life (the latest of `signs_of_life`,
+    else their creation) for over `STUCK_AFTER`."""
+    alive = Coalesce(*signs_of_life, "created_at") if signs_of_life else F("created_at")
+    active = Q(status__in=[status.PENDING, status.RUNNING], last_alive__lt=now - STUCK_AFTER)
+    return runs.annotate(last_alive=alive).filter(Q(status=status.FAILED) | active)
 
 
 def _handoff_incomplete():
@@ -324,11 +329,23 @@ def _dead_webhooks():
 
 
 def _runs(now):
-    failed_or_stuck = lambda status: Q(status=status.FAILED) | _stuck(now)  # noqa: E731
     return [
-        ("Billing run", "billing:run-detail", BillingRun.objects.filter(failed_or_stuck(BillingRunStatus))),
-        ("Revenue run", "revrec:run-detail", RevenueRun.objects.filter(failed_or_stuck(RevenueRunStatus))),
-        ("Dunning run", "ledger:dunning-run", DunningRun.objects.filter(failed_or_stuck(DunningRunStatus))),
+        (
+            "Billing run",
+            "billing:run-detail",
+            _failed_or_stuck(BillingRun.objects, BillingRunStatus, now, "started_at"),
+        ),
+        (
+            "Revenue run",
+            "revrec:run-detail",
+            _failed_or_stuck(RevenueRun.objects, RevenueRunStatus, now, "started_at"),
+        ),
+        # A dunning run beats a heartbeat after every chunk: a long run that beats is not stuck.
+        (
+            "Dunning run",
+            "ledger:dunning-run",
+            _failed_or_stuck(DunningRun.objects, DunningRunStatus, now, "heartbeat_at", "started_at"),
+        ),
     ]
 
 

@@ -157,7 +157,7 @@ def test_percentile_interpolates_like_percentile_cont():
 def exceptions(firm, entity, people, won_deals, make_user):  # noqa: F811
     """One of each: a held over-cap part, a rejected entry, a dead webhook delivery; runs: a failed billing
     run, a revenue run pending for three hours, a dunning run running for five; a billing run just started
-    (not stuck) does not count."""
+    and a five-hour dunning run whose last heartbeat was ten minutes ago (not stuck) do not count."""
     entry = work(people.ana, firm.p2, date(2026, 3, 4), "2", rate="90", cost="40")
     plan = BillingPlan.objects.filter(contract=firm.p2.contract).first()
     OverCapEntry.objects.create(
@@ -186,6 +186,10 @@ def exceptions(firm, entity, people, won_deals, make_user):  # noqa: F811
     RevenueRun.objects.filter(pk=pending.pk).update(created_at=now - timedelta(hours=3))
     running = DunningRun.objects.create(legal_entity=entity, as_of=date(2026, 6, 1), status="running")
     DunningRun.objects.filter(pk=running.pk).update(created_at=now - timedelta(hours=5))
+    beating = DunningRun.objects.create(legal_entity=entity, as_of=date(2026, 6, 2), status="running")
+    DunningRun.objects.filter(pk=beating.pk).update(
+        created_at=now - timedelta(hours=5), heartbeat_at=now - timedelta(minutes=10)
+    )
 
 
 def test_exception_counts_and_rows(exceptions):

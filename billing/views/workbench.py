@@ -45,6 +45,8 @@ FLAG_LABELS = {
     "over_cap": "Over cap",
     "stale_work": "Old work",
     "credit_limit": "Credit limit",
+    "rate_mismatch": "Off the rate card",
+    "unassigned_person": "Unassigned person",
 }
 
 

@@ -6,11 +6,14 @@ Needs PostgreSQL (DATABASE_URL); the benchmark creates and drops its own databas
 import argparse
 import os
 import sys
+from functools import partial
 
 from bench.generate import build_firm
 from bench.harness import (
     BENCH_DATABASE,
     Measurement,
+    clone_database,
+    drop_database,
     format_table,
     machine,
     postgres_version,
@@ -18,16 +21,18 @@ from bench.harness import (
     run_isolated,
     write_results,
 )
-from bench.workloads import api, billing, dunning, posting, reports, revenue
+from bench.workloads import api, billing, dunning, fanout, posting, reports, revenue
 
 DEFAULT_N = 1_000_000
 SMOKE_N = 2_000
 
 
-def _billing(database_url: str, n: int) -> list[Measurement]:
-    """W1 on a freshly generated firm of n entries: baselines first, then the run, the release, the checks."""
+def _billing(database_url: str, n: int, clone=None) -> list[Measurement]:
+    """W1 on a freshly generated firm of n entries: baselines first, then the run, the release, the checks.
+    `clone`: a callable copying the firm's database before W1 bills it, for W5 (returns its URL)."""
     firm = run_isolated(build_firm, database_url=database_url, n=n)
     print(f"  firm of {n:,} entries built in {firm['seconds']['total']:.1f} s", flush=True)
+    fanout_url = clone() if clone else None
     baseline = run_isolated(billing.copy_baselines, database_url=database_url)
     run = run_isolated(billing.billing_run, database_url=database_url)
     release = run_isolated(billing.release_all, database_url=database_url, run_id=run["run_id"])
@@ -50,6 +55,9 @@ def _billing(database_url: str, n: int) -> list[Measurement]:
         "baseline": baseline,
         "entries_per_second": run["entries_billed"] / run["seconds"],
     }
+    found = []
+    if fanout_url:
+        found.append(_fanout(fanout_url, database_url, run))
     return [
         Measurement(
             workload="W1 billing run",
@@ -93,7 +101,41 @@ def _billing(database_url: str, n: int) -> list[Measurement]:
             met=None,
             peak_rss_mb=run["peak_rss_mb"],
         ),
+        *found,
     ]
+
+
+def _fanout(fanout_url: str, database_url: str, w1: dict) -> Measurement:
+    """W5: the same run on the copy of the firm, fanned out over a Celery worker pool; W1 is the baseline."""
+    print("W5 the billing run fanned out over a Celery worker pool …", flush=True)
+    expected = run_isolated(fanout.run_digest, database_url=database_url, run_id=w1["run_id"])
+    worker = fanout.start_worker(fanout_url)
+    try:
+        run = run_isolated(
+            fanout.fanned_out_run, database_url=fanout_url, env={"REDIS_URL": fanout.bench_redis_url()}
+        )
+    finally:
+        fanout.stop_worker(worker)
+    got = run_isolated(fanout.run_digest, database_url=fanout_url, run_id=run["run_id"])
+    # The digests and the run's counters and totals (each process's RSS aside).
+    got.pop("peak_rss_mb")
+    expected.pop("peak_rss_mb")
+    if got != expected:
+        raise SystemExit(f"W5 billed another answer than W1: {got} vs {expected}")
+    overhead = (run["seconds"] - w1["seconds"]) / w1["seconds"]
+    return Measurement(
+        workload="W5 run fanned out (Celery)",
+        scale=w1["entries_billed"],
+        seconds=run["seconds"],
+        baseline="W1 run in one process",
+        baseline_seconds=w1["seconds"],
+        ratio_kind="overhead (W5-W1)/W1",
+        ratio=overhead,
+        target="<= 0.10; same answer as W1",
+        met=overhead <= 0.10,
+        peak_rss_mb=0.0,
+        extra={"run": run, "digests": got, "worker_concurrency": fanout.WORKER_CONCURRENCY},
+    )
 
 
 def _posting(database_url: str, n: int, single: int) -> list[Measurement]:
@@ -104,6 +146,10 @@ def _posting(database_url: str, n: int, single: int) -> list[Measurement]:
         raise SystemExit(f"W2 left the ledger inconsistent: {check}")
     ratio = copy_seconds / batched["seconds"]
     single_run = run_isolated(posting.single_posting, database_url=database_url, entries=single)
+    floor = run_isolated(posting.commit_floor, database_url=database_url, transactions=single)
+    floor_entry = run_isolated(
+        posting.commit_floor, database_url=database_url, transactions=single, statements=5
+    )
     return [
         Measurement(
             workload="W2 batched posting",
@@ -129,6 +175,23 @@ def _posting(database_url: str, n: int, single: int) -> list[Measurement]:
             target=">= 400/s",
             met=single_run["per_second"] >= 400,
             peak_rss_mb=single_run["peak_rss_mb"],
+            extra={"commit_floor": floor, "commit_floor_5_statements": floor_entry},
+        ),
+        Measurement(
+            workload="W2 commit floor (reference)",
+            scale=single,
+            seconds=floor_entry["seconds"],
+            baseline=f"{single:,} commits of 1 INSERT",
+            baseline_seconds=floor["seconds"],
+            ratio_kind="commits/s, 5 INSERTs each",
+            ratio=floor_entry["per_second"],
+            target="(reference)",
+            met=None,
+            peak_rss_mb=floor_entry["peak_rss_mb"],
+            extra={
+                "one_insert_per_second": floor["per_second"],
+                "synchronous_commit": floor["synchronous_commit"],
+            },
         ),
     ]
 
@@ -349,7 +412,15 @@ def main(argv=None) -> int:
         database_url = recreate_database(source, args.database)
         if "W1" in only:
             print(f"W1 billing run at n={scale:,} …", flush=True)
-            measurements += _billing(database_url, scale)
+            copy = f"{args.database}_w5"
+            clone = (
+                partial(clone_database, source, args.database, copy) if "W5" in only and scale == n else None
+            )
+            try:
+                measurements += _billing(database_url, scale, clone)
+            finally:
+                if clone:
+                    drop_database(source, copy)
         if "W2" in only:
             print(f"W2 posting at n={scale:,} …", flush=True)
             measurements += _posting(database_url, scale, single if scale == n else 100)

@@ -108,7 +108,32 @@ def recreate_database(source_url: str, name: str = BENCH_DATABASE) -> str:
     return url
 
 
-def _child(target: Callable, kwargs: dict, database_url: str, queue) -> None:
+def clone_database(source_url: str, name: str, clone: str) -> str:
+    """A copy of the benchmark database `name` as `clone` (dropped first), to run a workload twice on the
+    same data; nobody may be connected to `name` meanwhile."""
+    import psycopg
+
+    if not clone.startswith(BENCH_DATABASE):
+        raise SystemExit(f"The benchmark only drops databases named {BENCH_DATABASE}*, not {clone!r}.")
+    admin = urlunsplit(urlsplit(source_url)._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{clone}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{clone}" TEMPLATE "{name}"')
+    return bench_database_url(source_url, clone)
+
+
+def drop_database(source_url: str, name: str) -> None:
+    import psycopg
+
+    if not name.startswith(BENCH_DATABASE):
+        raise SystemExit(f"The benchmark only drops databases named {BENCH_DATABASE}*, not {name!r}.")
+    admin = urlunsplit(urlsplit(source_url)._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _child(target: Callable, kwargs: dict, database_url: str, env: dict, queue) -> None:
+    os.environ.update(env)
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("LEDGERLINE_ENV", "local")
     # Notice e-mails a workload sends stay in memory instead of filling the console.
@@ -127,11 +152,12 @@ def _child(target: Callable, kwargs: dict, database_url: str, queue) -> None:
         queue.put(("error", "".join(traceback.format_exception(exc))))
 
 
-def run_isolated(target: Callable, *, database_url: str, **kwargs) -> dict:
-    """Run `target(**kwargs)` in a fresh process (so its peak RSS is its own) and return its dict."""
+def run_isolated(target: Callable, *, database_url: str, env: dict | None = None, **kwargs) -> dict:
+    """Run `target(**kwargs)` in a fresh process (so its peak RSS is its own), with `env` added to its
+    environment, and return its dict."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_child, args=(target, kwargs, database_url, queue))
+    process = context.Process(target=_child, args=(target, kwargs, database_url, env or {}, queue))
     process.start()
     while True:
         try:

@@ -22,7 +22,7 @@ from bench.harness import ROOT, p95
 
 # Requests per client per kind, and the phases' client counts.
 PHASES = (16, 64)
-REQUESTS = {16: 20, 64: 5}
+REQUESTS = {16: 12, 64: 4}
 PAGE_SIZE = 50
 WORKERS = 2 * (os.cpu_count() or 1) + 1
 FIRST_MONDAY = date(YEAR, 1, 5)

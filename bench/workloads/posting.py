@@ -159,3 +159,33 @@ def check_ledger() -> dict:
         "accounts_where_balances_differ_from_lines": mismatched_accounts,
         "entity_years_with_numbering_gaps": numbering_gaps,
     }
+
+
+def commit_floor(*, transactions: int, statements: int = 1) -> dict:
+    """What one transaction costs on this machine at least: `transactions` commits of `statements` small
+    INSERTs each into a scratch table (round trips and the commit's WAL flush; `synchronous_commit` as
+    the server has it). The floor under single-entry posting, which needs several statements per entry."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    raw = connection.connection
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_commit_floor")
+        cursor.execute("CREATE TABLE bench_commit_floor (id bigserial PRIMARY KEY, memo text NOT NULL)")
+        cursor.execute("SHOW synchronous_commit")
+        synchronous_commit = cursor.fetchone()[0]
+    timer = Timer()
+    with raw.cursor() as cursor:
+        for n in range(transactions):
+            with timer:
+                for _ in range(statements):
+                    cursor.execute("INSERT INTO bench_commit_floor (memo) VALUES (%s)", [f"floor {n}"])
+                raw.commit()
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE bench_commit_floor")
+    return {
+        "seconds": timer.seconds,
+        "per_second": transactions / timer.seconds,
+        "statements": statements,
+        "synchronous_commit": synchronous_commit,
+    }

@@ -212,12 +212,48 @@ def invoices_as_of(as_of: date) -> dict[int, list[Invoice]]:
     return by_client
 
 
+def unapplied_credits(as_of: date) -> dict[int, dict[str, Decimal]]:
+    """{client id: {currency: payments and credit notes dated up to `as_of` not yet applied then}}."""
+    unapplied: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    for client_id, currency, total in (
+        ArItem.objects.filter(date__lte=as_of, amount__lt=0)
+        .values("client_id", "currency")
+        .annotate(total=Sum("amount"))
+        .values_list("client_id", "currency", "total")
+    ):
+        unapplied[client_id][currency] -= total
+    for client_id, currency, total in (
+        Allocation.objects.filter(date__lte=as_of, credit_item__date__lte=as_of, credit_item__amount__lt=0)
+        .values("credit_item__client_id", "credit_item__currency")
+        .annotate(total=Sum("amount"))
+        .values_list("credit_item__client_id", "credit_item__currency", "total")
+    ):
+        unapplied[client_id][currency] -= total
+    return unapplied
+
+
 @dataclass
 class ClientRisk:
     client_id: int
     profile: Profile
     open_invoices: list[Invoice]
+    # Credits the client has with the firm, not yet applied to an invoice, by currency.
+    unapplied: dict[str, Decimal] = field(default_factory=dict)
     score: Score | None = None
+
+    def open_by_currency(self) -> dict[str, Decimal]:
+        totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        for invoice in self.open_invoices:
+            totals[invoice.currency] += invoice.open
+        return dict(sorted(totals.items()))
+
+    @property
+    def covered(self) -> bool:
+        """Unapplied cash or credit notes cover every open invoice: nothing is really owed."""
+        return all(
+            amount <= self.unapplied.get(currency, ZERO)
+            for currency, amount in self.open_by_currency().items()
+        )
 
 
 def history_and_clients(as_of: date) -> tuple[list[list[float]], list[bool], list[ClientRisk]]:
@@ -225,6 +261,7 @@ def history_and_clients(as_of: date) -> tuple[list[list[float]], list[bool], lis
     rows: list[list[float]] = []
     outcomes: list[bool] = []
     clients: list[ClientRisk] = []
+    credits = unapplied_credits(as_of)
     for client_id, invoices in sorted(invoices_as_of(as_of).items()):
         history = ClientHistory()
         for invoice in invoices:
@@ -239,7 +276,10 @@ def history_and_clients(as_of: date) -> tuple[list[list[float]], list[bool], lis
         if open_invoices:
             largest = max(open_invoices, key=lambda invoice: (invoice.size, invoice.pk))
             profile = history.profile(as_of, as_of, largest.size, history.typical)
-            clients.append(ClientRisk(client_id, profile, open_invoices))
+            unapplied = {currency: amount for currency, amount in credits[client_id].items() if amount > 0}
+            client = ClientRisk(client_id, profile, open_invoices, unapplied)
+            if not client.covered:
+                clients.append(client)
     return rows, outcomes, clients
 
 
@@ -288,12 +328,13 @@ def _scored(rows: list[list[float]], outcomes: list[bool], clients: list[ClientR
     return clients
 
 
-def _open_text(invoices: list[Invoice]) -> tuple[str, dict[str, str]]:
-    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for invoice in invoices:
-        totals[invoice.currency] += invoice.open
-    text = " + ".join(format_money(totals[currency], currency) for currency in sorted(totals))
-    return text, {currency: str(quantize(totals[currency], currency)) for currency in sorted(totals)}
+def _open_text(client: ClientRisk) -> tuple[str, dict[str, str]]:
+    totals = client.open_by_currency()
+    text = " + ".join(format_money(amount, currency) for currency, amount in totals.items())
+    if client.unapplied:
+        credit = " + ".join(format_money(a, c) for c, a in sorted(client.unapplied.items()))
+        text += f", less {credit} of payments or credit notes not yet applied"
+    return text, {currency: str(quantize(amount, currency)) for currency, amount in totals.items()}
 
 
 def detect(as_of: date) -> Iterable[Finding]:
@@ -310,7 +351,7 @@ def detect(as_of: date) -> Iterable[Finding]:
     for client in clients:
         name, owner_id = accounts[client.client_id]
         score, profile = client.score, client.profile
-        open_text, open_figures = _open_text(client.open_invoices)
+        open_text, open_figures = _open_text(client)
         words = dict(profile.described())
         explanation = (
             f"{name} is {score.probability}% likely to pay late, by the {score.method_label}; {baseline}. "

@@ -161,6 +161,31 @@ def test_a_new_client_with_a_large_invoice_long_overdue_is_critical(entity, book
     assert [row["effect"] for row in finding.factors] == ["+30 points", "+5 points", "+5 points"]
 
 
+def test_cash_not_yet_applied_covers_the_open_invoice(entity, book, make_user):
+    """Globex's G2 is 45 days past due, but its 1,000.00 payment is recorded and not yet matched: nothing
+    is really owed. Initech's 600.00 unapplied covers only part of its 2,000.00: still scored, and said."""
+    invoice, _ = book
+    finance = make_user("finance")
+    globex, initech = client(entity, "Globex Corp"), client(entity, "Initech")
+    invoice(globex, "G2", date(2026, 4, 1), date(2026, 5, 16))
+    invoice(initech, "I2", date(2026, 4, 1), date(2026, 5, 16), "2000.00")
+    for who, amount in ((globex, "1000.00"), (initech, "600.00")):
+        record_payment(
+            actor=finance, legal_entity=entity, client=who, date=date(2026, 6, 20), amount=Decimal(amount),
+            currency="USD", reference=f"Unmatched {who.name}", allocations=[],
+        )  # fmt: skip
+
+    (scored,) = collections.score_clients(AS_OF)
+
+    assert scored.client_id == initech.pk
+    assert scored.unapplied == {"USD": Decimal("600.00")}
+    # 10 + 20 (45 days) + 5 (new client) = 35 %: below the flag, so no finding; the text is still right.
+    assert scored.score.probability == 35
+    assert collections._open_text(scored)[0] == (
+        "$2,000.00, less $600.00 of payments or credit notes not yet applied"
+    )
+
+
 @pytest.mark.parametrize(
     ("days_overdue", "probability"), [(0, 10), (1, 20), (30, 20), (31, 30), (60, 30), (61, 40)]
 )

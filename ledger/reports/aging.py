@@ -86,11 +86,20 @@ def open_values(*, legal_entity: LegalEntity, as_of: date, basis: str = "transac
 
 
 def ar_balance(*, legal_entity: LegalEntity, as_of: date) -> Decimal:
-    """AR in functional currency at booking rates on `as_of`: open invoices less unapplied credits."""
-    total = sum(
-        (row["open"] for row in open_values(legal_entity=legal_entity, as_of=as_of, basis="functional")), ZERO
-    )
-    return quantize(total, legal_entity.functional_currency)
+    """AR in functional currency at booking rates on `as_of`: open invoices less unapplied credits.
+
+    Exact to the cent, so it ties to the AR control account: what is open of the items is their booked
+    functional amounts less what allocations took off them, and each allocation takes its realized FX
+    difference off the two sides together. Rounding each partly settled item's open × rate again (as the
+    aging's rows do) can be a cent off.
+    """
+    booked = ArItem.objects.filter(legal_entity=legal_entity, date__lte=as_of).aggregate(
+        total=Sum("functional_amount")
+    )["total"]
+    realized = Allocation.objects.filter(legal_entity=legal_entity, date__lte=as_of).aggregate(
+        total=Sum("fx_difference")
+    )["total"]
+    return quantize((booked or ZERO) - (realized or ZERO), legal_entity.functional_currency)
 
 
 def ar_aging(*, legal_entity: LegalEntity, as_of: date, basis: str = "transaction") -> dict:

@@ -10,7 +10,7 @@ DEMO_DB ?= sqlite:///$(CURDIR)/db.sqlite3
 # Local targets may use a generated secret key kept in .secret_key (untracked).
 export LEDGERLINE_ENV ?= local
 
-.PHONY: install install-dev demo run worker beat test lint format bench bench-smoke soak clean
+.PHONY: install install-dev demo run worker beat test lint format bench bench-smoke soak soak-ledger clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -68,9 +68,14 @@ SOAK_OUT ?= /tmp/ledgerline-soak.json
 soak: install-dev
 	RELIABILITY_SEEDS=$${RELIABILITY_SEEDS:-1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20} \
 	RELIABILITY_CRASH_TRIALS=$${RELIABILITY_CRASH_TRIALS:-50} RELIABILITY_FAULT_TRIALS=$${RELIABILITY_FAULT_TRIALS:-10} \
-	RELIABILITY_FUZZ_REQUESTS=$${RELIABILITY_FUZZ_REQUESTS:-20000} \
+	RELIABILITY_FUZZ_REQUESTS=$${RELIABILITY_FUZZ_REQUESTS:-20000} LEDGER_STATEFUL_STEPS=$${LEDGER_STATEFUL_STEPS:-200000} \
 		$(VENV)/bin/pytest tests/reliability -m "slow or not slow" $(PYTEST_ARGS)
 	$(PY) scripts/soak.py --minutes $(SOAK_MINUTES) --users $(SOAK_USERS) --out $(SOAK_OUT)
+
+# The ledger's stateful test alone at soak size (also part of `make soak`).
+soak-ledger: install-dev
+	LEDGER_STATEFUL_STEPS=$${LEDGER_STATEFUL_STEPS:-200000} \
+		$(VENV)/bin/pytest tests/reliability/test_ledger_stateful.py -s $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles

@@ -1,6 +1,7 @@
 """The dashboards in real Chromium: empty states on a new firm; with the analytics fixture firm, the
-executive's KPI cards (formula on hover) and charts drawn by Chart.js with data, the explorer's drill-down
-to the time behind a figure, and a consultant's own utilization."""
+executive's KPI cards (formula on hover) and charts drawn by Chart.js with data (the six months' forecast
+against capacity among them), the explorer's drill-down to the time behind a figure, a project's
+burn-down, and a consultant's own utilization and time off."""
 
 import re
 
@@ -9,6 +10,7 @@ from playwright.sync_api import expect
 
 from analytics.services import refresh_rollups
 from core.roles import Role
+from projects.models import Project
 from tests.analytics.conftest import firm, standard_card  # noqa: F401 - the analytics fixture firm
 from tests.billing.conftest import (  # noqa: F401 - the billing tests' small firm
     client_account,
@@ -62,11 +64,20 @@ def test_executive_cards_charts_and_drill_down(page, make_user, firm):  # noqa: 
     page.goto(f"/dashboards/?{WEEK}")
     card = page.locator('[data-kpi="utilization"]')
     expect(card).to_contain_text("60.00%")
-    expect(card).to_have_attribute("title", "Hours worked ÷ available hours (capacity on weekdays).")
+    expect(card).to_have_attribute(
+        "title", "Hours worked ÷ available hours (weekday capacity − holidays − time off)."
+    )
     expect(page.locator('[data-kpi="wip"]')).to_contain_text("$1,800.00")
-    for name in ("chart_revenue", "chart_bookings", "chart_practice", "chart_aging"):
+    charts = ("chart_revenue", "chart_bookings", "chart_practice", "chart_aging", "chart_forecast_revenue")
+    for name in (*charts, "chart_forecast_capacity"):
         expect(page.locator(f'canvas[data-chart="{name}"]')).to_be_visible()
         assert chart_points(page, name) > 0, name
+
+    # Sam and Ana, 40 h a week each, nothing assigned ahead: both roles under-committed, said in words.
+    verdicts = page.locator("[data-verdicts]")
+    expect(verdicts).to_contain_text("Senior: under-committed in")
+    expect(verdicts).to_contain_text("Analyst: under-committed in")
+    expect(page.locator('[data-table="capacity"] tbody tr')).to_have_count(2)
 
     page.get_by_role("link", name=re.compile("All KPIs per client")).click()
     table = page.locator('[data-table="kpis"]')
@@ -95,3 +106,43 @@ def test_finance_and_a_consultants_own_page(page, make_user, firm, people):  # n
     expect(page.get_by_role("heading", name="My utilization", level=1)).to_be_visible()
     assert chart_points(page, "chart_me") == 24  # twelve weeks, utilization and billable
     expect(page.get_by_role("heading", name="Missing time")).to_be_visible()
+
+
+def test_a_projects_health_and_burn_down(page, make_user, firm):  # noqa: F811
+    Project.objects.filter(pk=firm.p1.pk).update(budget_hours=100, budget_amount=10000)
+    refresh_rollups(actor=None)
+    sign_in(page, make_user(Role.EXECUTIVE))
+    page.goto("/dashboards/projects/")
+    page.locator('[data-table="health"]').get_by_role("link", name="P1").click()
+    expect(page.get_by_role("heading", name=re.compile("^P1 "), level=1)).to_be_visible()
+    for name in ("chart_burn_hours", "chart_burn_fees"):
+        expect(page.locator(f'canvas[data-chart="{name}"]')).to_be_visible()
+        assert chart_points(page, name) > 0, name
+    Project.objects.filter(pk=firm.p1.pk).update(budget_hours=None, budget_amount=None)
+    page.reload()
+    expect(page.locator("[data-empty]").first).to_contain_text("The project has no budget hours.")
+
+
+def test_a_consultant_records_time_off(page, make_user, firm, people):  # noqa: F811
+    ana = make_user(Role.CONSULTANT)
+    people.ana.user = ana
+    people.ana.save(update_fields=["user"])
+    sign_in(page, ana)
+    page.goto("/projects/time-off/")
+    expect(page.locator("[data-empty]")).to_contain_text("You have no time off recorded.")
+    form = page.locator('[data-form="time-off"]')
+    form.get_by_label("Kind").select_option("training")
+    form.get_by_label("Start").fill("2027-01-11")
+    form.get_by_label("End").fill("2027-01-12")
+    form.get_by_label("Hours off a day").fill("4")
+    form.get_by_role("button", name="Record").click()
+    expect(page.locator(".alert-success, [role=alert]").first).to_contain_text("Time off recorded")
+    expect(page.locator('[data-table="time-off"]')).to_contain_text("2027-01-11")
+    # The same days again overlap: refused on the form, nothing added.
+    form.get_by_label("Start").fill("2027-01-12")
+    form.get_by_label("End").fill("2027-01-13")
+    form.get_by_role("button", name="Record").click()
+    expect(page.locator('[data-form="time-off"]')).to_contain_text(
+        "Overlaps training from 2027-01-11 to 2027-01-12."
+    )
+    expect(page.locator('[data-table="time-off"] tbody tr')).to_have_count(1)

@@ -19,6 +19,7 @@ from crm.trace import opportunity_trace
 from ledger.services.ar.payments import record_payment
 from ledger.services.dunning import LevelSpec, create_dunning_policy, start_dunning_run
 from projects.services.people import create_assignment, create_person
+from projects.services.projects import set_project_status
 from projects.services.time import approve_timesheet, record_time, reject_timesheet, submit_timesheet
 from revrec.services.runs import execute_revenue_run, start_revenue_run
 from tests.analytics.conftest import bill
@@ -374,3 +375,10 @@ def test_trace_page_of_an_open_deal_and_who_may_see_it(deal, client, make_user, 
     assert "Nothing invoiced yet." in html
     client.force_login(pm)
     assert client.get(reverse("crm:opportunity-trace", args=[deal.pk + 1000])).status_code == 404
+
+
+def test_complete_once_delivered_paid_and_recognised(pm, finance, entity, people, deal):  # noqa: F811
+    chain = flowed(pm, finance, entity, people, deal)
+    set_project_status(actor=pm, project=chain.project, status="closed", reason="Delivered")
+    trace = opportunity_trace(deal, today=date(2026, 4, 25))
+    assert (trace.state, trace.stuck) == ("complete", "Complete: delivered, invoiced, paid and recognised.")

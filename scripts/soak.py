@@ -3,13 +3,14 @@
     .venv/bin/python scripts/soak.py --minutes 30 [--users 8] [--out results.json]
 
 Needs DATABASE_URL (a PostgreSQL server; the soak (re)creates its own database `ledgerline_soak`, migrated
-and loaded with the demo firm) and REDIS_URL (the soak uses database 6 of that server). Traffic is bounded:
-each virtual user waits between requests. Consultants record time and submit timesheets, the project
-manager approves, finance starts billing and revenue runs and reads the trial balance, integrators poll
-the event feed and invoices, the executive reads KPIs. Reported: requests, errors (5xx and connection
-failures; the target is 0), refusals (4xx: the business saying no) per endpoint and code, p50/p95
-latency per endpoint, memory of the web and worker processes after warm-up and at the end (the target is
-growth ≤ 10 %), and `check_invariants` on the soaked database.
+and loaded with the demo firm) and REDIS_URL (the soak uses database 6 of that server; SOAK_DATABASE and
+SOAK_REDIS_DB choose others). Traffic is bounded: each virtual user waits between requests. Consultants
+record time and submit timesheets, the project manager approves, finance starts billing, revenue and
+dunning runs and reads the trial balance, integrators poll the event feed and invoices, the executive
+reads KPIs. Reported: requests, errors (5xx and connection failures; the target is 0), refusals (4xx: the
+business saying no) per endpoint and code, p50/p95 latency per endpoint, memory of the web and worker
+processes after warm-up and at the end (the target is growth ≤ 10 %), and `check_invariants` on the
+soaked database.
 """
 
 import argparse
@@ -34,7 +35,9 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv" / "bin"
-DATABASE = "ledgerline_soak"
+# Where the soak runs; two soaks on one server need their own (SOAK_DATABASE, SOAK_REDIS_DB).
+DATABASE = os.environ.get("SOAK_DATABASE", "ledgerline_soak")
+REDIS_DB = int(os.environ.get("SOAK_REDIS_DB", "6"))
 
 
 class Stats:
@@ -187,10 +190,13 @@ def finance(api: Api, entities: list, stop: threading.Event, rng: random.Random)
             "/api/v1/revenue-runs/",
             {"legal_entity": entity, "period_end": last_month_end.isoformat()},
         )
+        # Today's dunning run (a second one while the first is still active is refused: 409).
+        api.call("POST", "/api/v1/dunning-runs/", {"legal_entity": entity})
         api.call(
             "GET", f"/api/v1/reports/trial-balance/?legal_entity={entity}&as_of={date.today().isoformat()}"
         )
         api.call("GET", "/api/v1/billing-runs/?page_size=10")
+        api.call("GET", "/api/v1/dunning-runs/?page_size=10")
 
 
 def integrator(api: Api, stop: threading.Event, rng: random.Random) -> None:
@@ -225,7 +231,7 @@ def main(argv=None) -> int:
             file=sys.stderr,
         )
         return 2
-    redis = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/6"
+    redis = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + f"/{REDIS_DB}"
     env = {
         **os.environ,
         "LEDGERLINE_ENV": "local",

@@ -1,12 +1,12 @@
-"""Crash recovery with real workers: SIGKILL a Celery worker at a random point of a billing run or a
-revenue run, let the broker re-deliver (or restart the worker), and prove that the run completes with
+"""Crash recovery with real workers: SIGKILL a Celery worker at a random point of a billing, revenue or
+dunning run, let the broker re-deliver (or restart the worker), and prove that the run completes with
 nothing lost and nothing done twice. Plus the Celery settings that make re-delivery safe."""
 
 import os
 import random
 import re
 import time
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,12 +19,18 @@ from billing.choices import RunStatus
 from billing.models import BillingRun, Invoice, InvoiceLine, RunContract, TimeEntryBilling
 from billing.services.runs import start_billing_run
 from config.celery import app
-from ledger.models import JournalEntry
+from core.invariants import check_invariants
+from core.services import run_recovery
+from crm.models import Account
+from ledger.models import ArItem, DunningNotice, DunningNoticeItem, DunningRun, JournalEntry
+from ledger.services.dunning import start_dunning_run
+from ledger.tasks import requeue_stalled_dunning_runs
 from projects.models import TimeEntry
 from revrec.choices import RunStatus as RevenueRunStatus
 from revrec.models import RevenueRun, RevenueRunContract
 from revrec.services.runs import start_revenue_run
 from tests.billing.conftest import approved_time, tm_line
+from tests.ledger.test_dunning import level, make_policy, post_invoice
 
 D = Decimal
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +39,7 @@ CONTRACTS = 24
 TRIALS = int(os.environ.get("RELIABILITY_CRASH_TRIALS", "5"))
 BILLING_TRIALS = [("child" if i % 2 == 0 else "whole", 11 + i) for i in range(TRIALS - TRIALS // 2)]
 REVENUE_TRIALS = [("whole" if i % 2 == 0 else "child", 1011 + i) for i in range(TRIALS // 2)]
+DUNNING_TRIALS = [("child" if i % 2 == 0 else "whole", 2011 + i) for i in range(TRIALS // 2)]
 # Modules that schedule tasks ahead, and the expression that caps their delay below the timeout.
 BOUNDED_COUNTDOWNS = {"core/tasks.py": "settings.WEBHOOK_BACKOFF_MAX_SECONDS)"}
 
@@ -204,3 +211,68 @@ def test_a_revenue_run_survives_a_killed_worker(celery_workers, finance, entity,
     entries = JournalEntry.objects.filter(source_type="revrec.run", source_id=str(run.pk))
     assert entries.count() == CONTRACTS
     assert len(set(entries.values_list("posting_key", flat=True))) == CONTRACTS
+
+
+def dunning_firm(finance, entity) -> None:
+    """24 clients, each with one invoice of 1,000.00 due 1 February; a notice at 30 days with a 25.00 fee."""
+    make_policy(finance, entity, [level(1, 30, fee="25.00")])
+    for index in range(CONTRACTS):
+        client = Account.objects.create(
+            name=f"Client {index:02d}",
+            legal_entity=entity,
+            currency="USD",
+            payment_terms_days=30,
+            billing_email=f"ap{index}@client.example",
+        )
+        post_invoice(entity, client, index + 1, "1000.00", on=date(2026, 1, 2), due=date(2026, 2, 1))
+
+
+@pytest.mark.postgres
+@pytest.mark.celery_worker
+@pytest.mark.parametrize("mode, seed", DUNNING_TRIALS)
+def test_a_dunning_run_survives_a_killed_worker(celery_workers, finance, entity, monkeypatch, mode, seed):
+    """A dunning run claims itself and beats a heartbeat per chunk: the re-delivered task finds it still
+    fresh and leaves it, so the sweep (which sees no live task holding it) queues it again once it is
+    stale, and a worker finishes it."""
+    dunning_firm(finance, entity)
+    with transaction.atomic():
+        run = start_dunning_run(actor=finance, legal_entity=entity, as_of=date(2026, 3, 18))
+    rng = random.Random(seed)
+    worker = celery_workers()
+    worker.wait_for_child()
+    threshold = rng.randrange(0, 80)
+    wait_for(
+        lambda: DunningRun.objects.filter(pk=run.pk, status="running", progress__gte=threshold).exists(),
+        timeout=120,
+        worker=worker,
+    )
+    time.sleep(rng.uniform(0, 0.15))
+    killed_at = DunningRun.objects.get(pk=run.pk).progress
+    if mode == "child":
+        worker.kill_child()
+    else:
+        worker.kill_all()
+        worker = celery_workers()
+    monkeypatch.setattr(run_recovery, "STALLED_AFTER", timedelta(0))
+
+    def swept_and_completed():
+        finished = DunningRun.objects.filter(pk=run.pk, status="completed").first()
+        if finished is None:
+            requeue_stalled_dunning_runs()
+        return finished
+
+    run = wait_for(swept_and_completed, timeout=120, worker=worker, every=1.0)
+    assert killed_at < 100
+    # 0 lost: every client noticed; 0 doubled: one notice per client and level, one fee each.
+    assert (run.clients_evaluated, run.notices_created, run.items_noticed) == (
+        CONTRACTS,
+        CONTRACTS,
+        CONTRACTS,
+    )
+    assert DunningNotice.objects.count() == CONTRACTS
+    assert DunningNotice.objects.values("client", "level").distinct().count() == CONTRACTS
+    assert DunningNoticeItem.objects.values("ar_item").distinct().count() == CONTRACTS
+    assert DunningNotice.objects.aggregate(total=Sum("fee_amount"))["total"] == D("600.00")
+    fees = ArItem.objects.filter(document_type="ledger.dunningnotice")
+    assert (fees.count(), fees.aggregate(total=Sum("amount"))["total"]) == (CONTRACTS, D("600.00"))
+    assert [result.name for result in check_invariants() if not result.ok] == []

@@ -99,10 +99,11 @@ def _actuals(project_ids, as_of: date) -> dict[int, dict]:
     }
 
 
-def _milestone_progress(project_ids) -> dict[int, tuple[Decimal, str]]:
+def _milestone_progress(currencies: dict[int, str]) -> dict[int, tuple[Decimal, str]]:
+    """Per project id (keys of `currencies`, its currency), percent complete by milestones and in words."""
     done = Q(status__in=[MilestoneStatus.COMPLETED, MilestoneStatus.ACCEPTED])
     rows = (
-        Milestone.objects.filter(project_id__in=project_ids)
+        Milestone.objects.filter(project_id__in=list(currencies))
         .values("project_id")
         .annotate(
             total=Sum("amount"),
@@ -115,7 +116,9 @@ def _milestone_progress(project_ids) -> dict[int, tuple[Decimal, str]]:
     for row in rows:
         if row["total"]:
             ratio = (row["done_amount"] or ZERO) / row["total"]
-            basis = f"milestones worth {two(row['done_amount'] or ZERO)} of {two(row['total'])} completed"
+            money = currencies[row["project_id"]]
+            done_amount = format_money(row["done_amount"] or ZERO, money)
+            basis = f"milestones worth {done_amount} of {format_money(row['total'], money)} completed"
         else:
             ratio = Decimal(row["done"]) / row["count"]
             basis = f"{row['done']} of {row['count']} milestones completed"
@@ -291,7 +294,7 @@ def detect(as_of: date):
     contract_ids = {project.contract_id for project in projects}
     fees = _fees(contract_ids)
     actuals = _actuals(project_ids, as_of)
-    milestones = _milestone_progress(project_ids)
+    milestones = _milestone_progress({project.pk: project.currency for project in projects})
     estimates = _obligation_estimates(contract_ids)
     per_contract = Counter(project.contract_id for project in projects)
     for project in projects:

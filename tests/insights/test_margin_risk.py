@@ -75,7 +75,8 @@ def test_burn_ahead_overrun_and_margin_below_target(fixed_fee, people):
     assert burn.title == "GLX-FF: 50.00% of the budget burnt at 25.00% complete"
     assert burn.explanation == (
         "GLX-FF ERP rollout has used 50.00 h of 100.00 h budgeted (50.00%) but is 25.00% complete "
-        "(milestones worth 5000.00 of 20000.00 completed): burn runs 25.00 points ahead (flagged beyond 10)."
+        "(milestones worth $5,000.00 of $20,000.00 completed): burn runs 25.00 points ahead (flagged "
+        "beyond 10)."
     )
     assert burn.owner_id is None  # Sam has no user
     assert burn.audience == ("project_manager", "executive", "finance")
@@ -83,15 +84,15 @@ def test_burn_ahead_overrun_and_margin_below_target(fixed_fee, people):
     assert overrun.severity == "critical"
     assert overrun.explanation == (
         "GLX-FF ERP rollout has delivered $10,000.00 of work at bill rates and is 25.00% complete "
-        "(milestones worth 5000.00 of 20000.00 completed). At this pace the estimate at completion is "
+        "(milestones worth $5,000.00 of $20,000.00 completed). At this pace the estimate at completion is "
         "$10,000.00 ÷ 25.00% = $40,000.00, $20,000.00 (100.00%) over the $20,000.00 budget."
     )
     assert overrun.figures["estimate_at_completion"] == "40000.00"
     below = found["margin_below_target"]
     assert below.explanation == (
         "GLX-FF ERP rollout has cost $4,000.00 in time at cost rates at 25.00% complete (milestones "
-        "worth 5000.00 of 20000.00 completed), so $16,000.00 at completion against a $20,000.00 budget: a "
-        "margin of 20.00%, below the target of 40.00%."
+        "worth $5,000.00 of $20,000.00 completed), so $16,000.00 at completion against a $20,000.00 "
+        "budget: a margin of 20.00%, below the target of 40.00%."
     )
     assert below.figures["margin_percent"] == "20.00"
 

@@ -59,19 +59,17 @@ DAYS = Decimal("0.1")
 
 
 class Seconds(Func):
-    """Seconds from `start` to `end` (dates or timestamps), as a float."""
+    """Seconds from `start` to `end` (dates or timestamps), as a float: `Seconds(end, start)`."""
 
+    arity = 2
     output_field = FloatField()
-
-    def __init__(self, end, start, **extra):
-        super().__init__(end, start, **extra)
 
     def as_postgresql(self, compiler, connection, **extra):
         end, start = (compiler.compile(expression) for expression in self.get_source_expressions())
         sql = f"EXTRACT(EPOCH FROM (CAST({end[0]} AS timestamptz) - CAST({start[0]} AS timestamptz)))"
         return sql, (*end[1], *start[1])
 
-    def as_sql(self, compiler, connection, **extra):
+    def as_sqlite(self, compiler, connection, **extra):
         end, start = (compiler.compile(expression) for expression in self.get_source_expressions())
         return f"((julianday({end[0]}) - julianday({start[0]})) * {DAY_SECONDS})", (*end[1], *start[1])
 

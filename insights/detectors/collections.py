@@ -366,7 +366,7 @@ def detect(as_of: date) -> Iterable[Finding]:
             subject_type="crm.account",
             subject_id=client.client_id,
             subject_label=name,
-            title=f"{name}: {score.probability}% likely to pay late",
+            title=f"{name:.150}: {score.probability}% likely to pay late",
             explanation=explanation,
             severity=InsightSeverity.CRITICAL
             if score.probability >= CRITICAL_AT

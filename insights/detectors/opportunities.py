@@ -455,7 +455,7 @@ def detect(as_of: date) -> Iterable[Finding]:
             subject_type="crm.opportunity",
             subject_id=deal.pk,
             subject_label=row["name"],
-            title=f"{row['name']}: {score.probability}% to win vs {row['probability']}% in the pipeline",
+            title=f"{row['name']:.140}: {score.probability}% to win vs {row['probability']}% in the pipeline",
             explanation=explanation,
             severity=severity,
             figures={

@@ -272,12 +272,12 @@ def request_findings(as_of: date) -> Iterable[Finding]:
         window = f"{request.start.isoformat()} to {request.end.isoformat()}"
         asked = f"{_hours(request.hours)} h from {window}"
         if not top:
-            title = f"{label}: nobody in the role or with the skills asked"
+            title = f"{label:.130}: nobody in the role or with the skills asked"
             explanation = f"{label} asks for {asked}; no active person has the role or any skill asked."
             severity = InsightSeverity.WARNING
         else:
             best = top[0]
-            title = f"{label}: {best.name} fits best ({_points(best.score)}/100)"
+            title = f"{label:.80}: {best.name:.80} fits best ({_points(best.score)}/100)"
             explanation = (
                 f"{label} asks for {asked}. Best match {best.name}: {_points(best.score)}/100, free "
                 f"{_hours(best.free)} h ({_hours(best.available)} h available less {_hours(best.assigned)} h "
@@ -340,7 +340,7 @@ def bench_findings(as_of: date) -> Iterable[Finding]:
             subject_type="projects.person",
             subject_id=person_id,
             subject_label=name,
-            title=f"{name}: {percent}% staffed over the next {BENCH_WEEKS} weeks",
+            title=f"{name:.150}: {percent}% staffed over the next {BENCH_WEEKS} weeks",
             explanation=(
                 f"{name} has {_hours(assigned)} h assigned of {_hours(available)} h available from {window} "
                 f"(capacity {_hours(capacity)} h less {_hours(capacity - available)} h of holidays and time "

@@ -148,7 +148,8 @@ def test_a_new_client_with_a_large_invoice_long_overdue_is_critical(entity, book
     30 June, over 60) + 5 (the largest open, M2 3,000.00, is 2 × the 1,500.00 average invoice) + 5 (new)
     = 50 %: flagged at the threshold, a warning."""
     invoice, _ = book
-    initech = client(entity, "Initech")
+    # The longest name a client may have still leaves a title that fits the insight's.
+    initech = client(entity, "Initech " + "x" * 192)
     invoice(initech, "M1", date(2026, 3, 1), date(2026, 3, 31), "0.01")
     invoice(initech, "M2", date(2026, 3, 17), date(2026, 4, 16), "3000.00")
     invoice(initech, "M3", date(2026, 6, 1), date(2026, 7, 1), "1499.99")
@@ -156,6 +157,7 @@ def test_a_new_client_with_a_large_invoice_long_overdue_is_critical(entity, book
     (finding,) = collections.detect(AS_OF)
 
     assert finding.figures["probability"] == 50
+    assert len(finding.title) <= 200 and finding.title.endswith("x: 50% likely to pay late")
     assert finding.severity == "warning"
     assert [row["factor"] for row in finding.factors] == ["Days overdue", "Size vs typical", "Relationship"]
     assert [row["effect"] for row in finding.factors] == ["+30 points", "+5 points", "+5 points"]

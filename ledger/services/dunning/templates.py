@@ -1,6 +1,6 @@
 """The template engine of dunning texts: Django template syntax without the tags that load code."""
 
-from functools import cache
+from functools import cache, lru_cache
 
 from django.template import Context, Engine, Library, defaultfilters, defaulttags
 
@@ -23,5 +23,12 @@ def _template_engine() -> Engine:
     return engine
 
 
+@lru_cache(maxsize=256)
+def _compiled(source: str):
+    """A policy level's template compiled once per process, not once per notice (a run renders each
+    level's subject and body for every client it reminds)."""
+    return _template_engine().from_string(source)
+
+
 def render_template(source: str, context: dict) -> str:
-    return _template_engine().from_string(source).render(Context(context, autoescape=False))
+    return _compiled(source).render(Context(context, autoescape=False))

@@ -544,3 +544,17 @@ def test_creating_across_the_lines_is_refused(firm, db, who, path, model, body, 
     response = client_as(firm, who).post(f"/api/v1/{path}", payload, format="json")
     assert response.status_code == status, response.json()
     assert (model.objects.count(), AuditEvent.objects.count(), submitted_b.get().status) == before
+
+
+@pytest.mark.parametrize(
+    ("who", "name", "obj"),
+    [("integrator_b", "core:webhook-detail", "webhook"), ("integrator_b", "core:webhook-secret", "webhook"),
+     ("consultant_b", "projects:detail", "project_a"), ("consultant_b", "projects:expense-detail", "expense"),
+     ("pm", "core:api-key-revoke", "consultant_key")],
+)  # fmt: skip
+def test_pages_of_another_users_objects_are_404_without_their_data(firm, db, who, name, obj):
+    target = getattr(firm, obj)
+    url = reverse(name, args=[target.pk])
+    response = page_client(firm, who).get(f"{url}?show=1", HTTP_HX_REQUEST="true")
+    assert response.status_code == 404
+    assert firm.webhook.secret.encode() not in response.content

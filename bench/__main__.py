@@ -196,14 +196,16 @@ def _posting(database_url: str, n: int, single: int) -> list[Measurement]:
     ]
 
 
-def _reports(database_url: str, n: int) -> list[Measurement]:
-    timings = run_isolated(reports.trial_balance_timings, database_url=database_url)
+def _reports(database_url: str, n: int, repeats: int = 30) -> list[Measurement]:
+    timings = run_isolated(reports.trial_balance_timings, database_url=database_url, repeats=repeats)
     if not (timings["agree"] and timings["balanced"]):
         raise SystemExit(f"W3 trial balance disagrees with the full scan: {timings}")
-    aging = run_isolated(reports.ar_aging_timings, database_url=database_url, as_of=revenue.PERIOD_END)
+    aging = run_isolated(
+        reports.ar_aging_timings, database_url=database_url, as_of=revenue.PERIOD_END, repeats=repeats
+    )
     if not aging["agree"]:
         raise SystemExit(f"W3 AR aging disagrees with the full scan: {aging}")
-    kpis = run_isolated(reports.kpi_timings, database_url=database_url)
+    kpis = run_isolated(reports.kpi_timings, database_url=database_url, repeats=repeats)
     if not kpis["agree"] or kpis["page_status"] != 200:
         raise SystemExit(f"W3 KPIs disagree with the full scan (or the dashboard failed): {kpis}")
     found = []
@@ -303,10 +305,10 @@ def _dunning(database_url: str, n: int) -> list[Measurement]:
     ]
 
 
-def _api(database_url: str, n: int) -> list[Measurement]:
+def _api(database_url: str, n: int, rounds: dict | None = None) -> list[Measurement]:
     """W4: gunicorn on the benchmark's database under 16 and 64 concurrent clients."""
     setup = run_isolated(api.prepare_api, database_url=database_url)
-    load = api.api_load(database_url=database_url, setup=setup)
+    load = api.api_load(database_url=database_url, setup=setup, rounds=rounds or api.ROUNDS)
     found = []
     for phase in load["phases"]:
         clients, trivial = phase["clients"], phase["trivial"]["p95"]
@@ -431,10 +433,10 @@ def main(argv=None) -> int:
             measurements += _dunning(database_url, scale)
         if "W4" in only and "W1" in only and scale == n:
             print("W4 API under load (gunicorn, 16 and 64 clients) …", flush=True)
-            measurements += _api(database_url, scale)
+            measurements += _api(database_url, scale, api.SMOKE_ROUNDS if args.smoke else None)
         if "W3" in only and scale == n:
             print("W3 trial balance, AR aging, KPIs and the executive dashboard …", flush=True)
-            measurements += _reports(database_url, scale)
+            measurements += _reports(database_url, scale, repeats=5 if args.smoke else 30)
     if args.scale:
         measurements += _growth(measurements)
     meta = {

@@ -20,15 +20,15 @@ from urllib.parse import urlsplit
 from bench.firm import YEAR, bench_entity
 from bench.harness import ROOT, p95
 
-# Requests per client per kind, and the phases' client counts.
-PHASES = (16, 64)
-REQUESTS = {16: 12, 64: 4}
+# Rounds (one request of each kind) per client, by the phases' client counts; fewer in the smoke run.
+ROUNDS = {16: 12, 64: 4}
+SMOKE_ROUNDS = {16: 2, 64: 1}
 PAGE_SIZE = 50
 WORKERS = 2 * (os.cpu_count() or 1) + 1
 FIRST_MONDAY = date(YEAR, 1, 5)
 
 
-def prepare_api(*, clients: int = sum(PHASES)) -> dict:
+def prepare_api(*, clients: int = sum(ROUNDS)) -> dict:
     """API keys (untimed): one consultant per client (own person record, booking on one project open to
     anyone), and a finance key for the reads; released invoice ids to read."""
     from django.contrib.auth import get_user_model
@@ -121,7 +121,7 @@ def _client(port: int, setup: dict, index: int, weeks: range, rng: random.Random
                     cursor_path = f"{following.path}?{following.query}"
 
 
-def _phase(port: int, setup: dict, clients: int, offset: int) -> dict:
+def _phase(port: int, setup: dict, clients: int, rounds: int, offset: int) -> dict:
     results = [{"create": [], "detail": [], "list": [], "trivial": [], "errors": []} for _ in range(clients)]
     threads = [
         threading.Thread(
@@ -130,7 +130,7 @@ def _phase(port: int, setup: dict, clients: int, offset: int) -> dict:
                 port,
                 setup,
                 offset + index,
-                range(REQUESTS[clients]),
+                range(rounds),
                 random.Random(index),
                 results[index],
             ),
@@ -172,7 +172,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def api_load(*, database_url: str, setup: dict) -> dict:
+def api_load(*, database_url: str, setup: dict, rounds: dict = ROUNDS) -> dict:
     """Start gunicorn on the benchmark's database, run the phases, stop it. Runs in the parent: the
     server's processes do the work (their RSS is not this process's)."""
     port = _free_port()
@@ -201,8 +201,8 @@ def api_load(*, database_url: str, setup: dict) -> dict:
             _request(port, "GET", f"/api/v1/invoices/{setup['invoices'][0]}/", setup["reader"])
             _request(port, "GET", f"/api/v1/time-entries/?page_size={PAGE_SIZE}", setup["reader"])
         phases, offset = [], 0
-        for clients in PHASES:
-            phases.append(_phase(port, setup, clients, offset))
+        for clients, count in rounds.items():
+            phases.append(_phase(port, setup, clients, count, offset))
             offset += clients
     finally:
         os.killpg(server.pid, signal.SIGTERM)

@@ -194,3 +194,31 @@ def test_the_schema_describes_insights(client_for):
     }  # fmt: skip
     assert expected <= set(paths)
     assert "409" in paths["/api/v1/insights/{id}/dismiss/"]["post"]["responses"]
+
+
+def test_list_and_inbox_queries_do_not_grow_with_the_insights(client_for, client, make_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api = client_for(Role.FINANCE)
+    client.force_login(make_user(Role.FINANCE))
+    dismisser = make_user(Role.FINANCE)
+
+    def counts() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as listed:
+            assert api.get("/api/v1/insights/?status=dismissed").status_code == 200
+        with CaptureQueriesContext(connection) as paged:
+            assert client.get("/insights/?status=dismissed").status_code == 200
+        return len(listed), len(paged)
+
+    def add(count: int, start: int) -> None:
+        for n in range(start, start + count):
+            make_insight(str(n), audience=(Role.FINANCE,), owner=dismisser)
+        Insight.objects.update(status="dismissed", dismissed_by=dismisser, dismissed_reason="Known.")
+
+    add(2, 0)
+    counts()  # warms what a first request caches (the user's roles)
+    few = counts()
+    add(10, 2)
+
+    assert counts() == few

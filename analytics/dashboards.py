@@ -8,7 +8,6 @@ from decimal import Decimal
 from django.db.models import DecimalField, Q, Sum
 from django.db.models.functions import TruncMonth
 
-from analytics.availability import Availability
 from analytics.kpis import KPIS, ZERO, percent, present, prior_period, trend, weekdays
 from analytics.models import DailyRollup, RollupState, TimeFact
 from analytics.selectors import kpi_report
@@ -18,6 +17,7 @@ from ledger.reports.aging import ar_aging
 from ledger.reports.dso import dso_countback
 from projects.choices import EntryStatus
 from projects.models import Person, Project, TimeEntry
+from projects.selectors.availability import Availability
 from projects.weeks import week_start
 
 EXACT = DecimalField(max_digits=30, decimal_places=6)

@@ -13,7 +13,7 @@ Revenue, per month and currency:
 Hours, per role (the person's primary role; the assignment's or line's role for demand) and month:
 - demanded: assignments' hours of projects not closed, open resource requests' hours, and open
   opportunity lines' hours × probability, each spread evenly over its weekdays;
-- available: capacity less holidays and time off (`analytics.availability`).
+- available: capacity less holidays and time off (`projects.selectors.availability`).
 A role is over-committed in a month when demand exceeds availability, under-committed when it uses less
 than 80% of it. Figures are exact until shown.
 """
@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from analytics.availability import Availability
 from analytics.kpis import HUNDRED, ZERO, present, weekdays
 from crm.models import Opportunity, OpportunityLine
 from crm.services.terms import add_months
 from projects.choices import ProjectStatus, ResourceRequestStatus
 from projects.models import Assignment, Person, ResourceRequest, Role
+from projects.selectors.availability import Availability
 from revrec.choices import ObligationStatus
 from revrec.reports.common import open_lines
 

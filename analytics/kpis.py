@@ -9,7 +9,7 @@ Where the numbers come from:
   (`analytics.models`), in each project's currency;
 - available hours: each active person's weekly capacity ÷ 5 on each weekday (Monday–Friday) of the range
   that is not a public holiday of their legal entity, less their recorded time off (its hours per day,
-  at most the day's capacity; none on weekends and holidays) — `analytics.availability`;
+  at most the day's capacity; none on weekends and holidays) — `projects.selectors.availability`;
 - revenue: recognised revenue from the general ledger (revenue accounts, credits − debits, functional
   currency), from the monthly GL rollup; a range counts the whole months it touches;
 - deferred and unbilled revenue: the ledger balances of the contract liability / asset accounts;

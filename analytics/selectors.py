@@ -9,7 +9,6 @@ from decimal import Decimal
 from django.db.models import Count, DecimalField, Q, Sum
 from django.db.models.functions import TruncMonth
 
-from analytics.availability import availability
 from analytics.kpis import ZERO, Measures, percent, percentile, present
 from analytics.models import DailyRollup, GLMonthRollup, TimeFact
 from core.roles import Role as UserRole
@@ -20,6 +19,7 @@ from ledger.models import AccountBalance, ArItem, GLAccount, LegalEntity
 from ledger.reports.aging import ar_aging
 from ledger.reports.dso import dso_countback, dso_simple
 from projects.models import Person, Practice, Project
+from projects.selectors.availability import availability
 from revrec.reports.rpo import rpo_disclosure
 
 EXACT = DecimalField(max_digits=30, decimal_places=6)
@@ -155,7 +155,7 @@ def _next_month(month: date) -> date:
 
 def _capacity(group_by: str, start: date, end: date, person: Person | None) -> dict:
     """Available hours per group: active people's capacity on the range's weekdays, less holidays and time
-    off (`analytics.availability`)."""
+    off (`projects.selectors.availability`)."""
     available = availability(start, end, person)
     capacity: dict[object, Decimal] = defaultdict(lambda: ZERO)
     if group_by == "month":

@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from analytics.kpis import WEEKDAYS, ZERO, weekdays
 from projects.models import Holiday, Person, TimeOff
+from projects.weeks import working_days
+
+ZERO = Decimal(0)
+WEEKDAYS = 5
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ class Availability:
         if last < first:
             return 0
         days = self.holidays.get(entity, ())
-        return weekdays(first, last) - (bisect_right(days, last) - bisect_left(days, first))
+        return working_days(first, last) - (bisect_right(days, last) - bisect_left(days, first))
 
     def hours(self, person_id: int, first: date, last: date) -> Decimal:
         capacity = self.people.get(person_id)

@@ -13,11 +13,11 @@ from decimal import Decimal
 
 import pytest
 
-from analytics.availability import availability
 from analytics.dashboards import consultant
 from analytics.selectors import kpi_report
 from analytics.services import refresh_rollups
 from projects.models import Holiday, Person, Practice, TimeOff
+from projects.selectors.availability import availability
 
 D = Decimal
 pytestmark = pytest.mark.django_db

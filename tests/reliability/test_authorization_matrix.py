@@ -558,3 +558,16 @@ def test_pages_of_another_users_objects_are_404_without_their_data(firm, db, who
     response = page_client(firm, who).get(f"{url}?show=1", HTTP_HX_REQUEST="true")
     assert response.status_code == 404
     assert firm.webhook.secret.encode() not in response.content
+
+
+@pytest.mark.parametrize(("who", "firm_wide"), [("consultant", False), ("pm", False), ("finance", True)])
+def test_kpis_give_people_their_own_row_and_no_firm_balances(firm, db, who, firm_wide):
+    report = client_as(firm, who).get("/api/v1/kpis/?from=2026-01-01&to=2026-06-30&group_by=person").json()
+    keys = {row["key"] for row in report["rows"]}
+    own = {str(getattr(firm.people, who).pk)} if who != "finance" else set()
+    if firm_wide:
+        assert {str(firm.people.consultant.pk), str(firm.people.consultant_b.pk)} <= keys
+        # 720.00 invoiced on 31 March, 100.00 paid and 10.00 written off: 610.00 overdue on 30 June.
+        assert [total["overdue_ar"] for total in report["totals"]] == ["610.00"]
+    else:
+        assert (keys, report["totals"]) == (own, [])

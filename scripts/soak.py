@@ -310,7 +310,12 @@ def main(argv=None) -> int:
     finally:
         for process in (web, worker):
             os.killpg(process.pid, signal.SIGTERM)
-            process.wait(30)
+        for process in (web, worker):
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:  # a graceful stop waiting on kept-alive connections
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
     after_warmup = [m for m in memory if m["t"] >= warmup] or memory
     growth = {
         name: round(100 * (after_warmup[-1][name] - after_warmup[0][name]) / max(after_warmup[0][name], 1), 1)

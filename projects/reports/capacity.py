@@ -1,5 +1,8 @@
 """Capacity vs demand by role and week, the bench, and staffing suggestions for a resource request.
 
+Capacity is available hours: weekly capacity on weekdays less the legal entity's holidays and recorded
+time off (`projects.selectors.availability`).
+
 Planned hours (assignments, open resource requests, opportunity lines) are spread evenly over the
 working days of their window (`projects.weeks.spread_over_weeks`). Figures are exact until shown.
 """
@@ -13,8 +16,9 @@ from crm.models import Opportunity, OpportunityLine
 from ledger.errors import MissingExchangeRate
 from projects.choices import ResourceRequestStatus
 from projects.models import Assignment, Person, PersonSkill, ResourceRequest, Role
+from projects.selectors.availability import Availability
 from projects.selectors.rates import RateBook
-from projects.weeks import spread_over_weeks, week_start, weeks_from, working_days
+from projects.weeks import spread_over_weeks, week_start, weeks_from
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -77,12 +81,14 @@ def capacity_vs_demand(*, start: date, weeks: int = HORIZON_WEEKS) -> CapacityRe
     first, last = mondays[0], mondays[-1] + timedelta(days=6)
     figures: dict[int, dict[date, WeekFigures]] = defaultdict(lambda: {m: WeekFigures(m) for m in mondays})
     people = defaultdict(int)
-    for role_id, capacity in Person.objects.filter(active=True).values_list(
-        "role_id", "capacity_hours_per_week"
-    ):
+    active = Person.objects.filter(active=True)
+    available = Availability(active, first, last)
+    for person_id, role_id in active.values_list("pk", "role_id"):
         people[role_id] += 1
         for monday in mondays:
-            figures[role_id][monday].capacity += capacity
+            figures[role_id][monday].capacity += available.hours(
+                person_id, monday, monday + timedelta(days=6)
+            )
 
     def add(role_id, hours, window_start, window_end, attr):
         for monday, share in spread_over_weeks(hours, window_start, window_end, mondays).items():
@@ -156,21 +162,21 @@ class BenchRow:
 
 
 def bench(*, today: date, weeks: int = BENCH_WEEKS) -> list[BenchRow]:
-    """Active people with capacity whose assignments fill less than half of it over the next `weeks` weeks
-    (from this week's Monday), least assigned first."""
+    """Active people with capacity whose assignments fill less than half of their available hours over the
+    next `weeks` weeks (from this week's Monday), least assigned first."""
     mondays = weeks_from(week_start(today), weeks)
-    people = list(
-        Person.objects.filter(active=True, capacity_hours_per_week__gt=0)
-        .select_related("role")
-        .prefetch_related("skill_levels__skill")
-    )
+    candidates = Person.objects.filter(active=True, capacity_hours_per_week__gt=0)
+    people = list(candidates.select_related("role").prefetch_related("skill_levels__skill"))
     assigned = assigned_hours([p.pk for p in people], mondays)
+    available = Availability(candidates, mondays[0], mondays[-1] + timedelta(days=6))
     rows = []
     for person in people:
-        capacity = person.capacity_hours_per_week * len(mondays)
+        capacity = available.hours(person.pk, mondays[0], mondays[-1] + timedelta(days=6))
         hours = sum(assigned[person.pk].values(), ZERO) if person.pk in assigned else ZERO
         if hours < capacity * BENCH_THRESHOLD:
-            rows.append(BenchRow(person=person, capacity=capacity, assigned=hours.quantize(HOURS)))
+            rows.append(
+                BenchRow(person=person, capacity=capacity.quantize(HOURS), assigned=hours.quantize(HOURS))
+            )
     rows.sort(key=lambda r: (r.utilization_percent, r.person.name))
     return rows
 
@@ -194,18 +200,12 @@ class Suggestion:
     reasons: list[str] = field(default_factory=list)
 
 
-def _window_capacity(capacity_per_week: Decimal, start: date, end: date, monday: date) -> Decimal:
-    """The part of a weekly capacity that falls inside start..end in the week of `monday`."""
-    days = working_days(max(start, monday), min(end, monday + timedelta(days=6)))
-    return capacity_per_week * days / 5
-
-
 def staffing_suggestions(request: ResourceRequest, *, limit: int = 10) -> list[Suggestion]:
     """Active people ranked for a request, best first, each with the reasons of its score (out of 100):
 
     - skills, 50 points: the mean over requested skills of min(level held / level asked, 1);
-    - availability, 30: free hours in the window (capacity minus other assignments, week by week) over
-      the hours requested, at most 1;
+    - availability, 30: free hours in the window (available hours minus other assignments, week by week)
+      over the hours requested, at most 1;
     - cost, 10: the cheapest candidate's cost rate over this one's (in the project's currency);
     - role, 10: the requested role is the person's primary role.
     Ties go to the cheaper person, then by name.
@@ -221,6 +221,7 @@ def staffing_suggestions(request: ResourceRequest, *, limit: int = 10) -> list[S
         levels[person_id][skill_id] = level
     mondays = weeks_from(week_start(request.start), (request.end - week_start(request.start)).days // 7 + 1)
     assigned = assigned_hours([p.pk for p in people], mondays, exclude_assignment=request.assignment_id)
+    available = Availability(Person.objects.filter(active=True), request.start, request.end)
     book = RateBook([project], [p.pk for p in people])
     suggestions = []
     for person in people:
@@ -241,7 +242,9 @@ def staffing_suggestions(request: ResourceRequest, *, limit: int = 10) -> list[S
             skill_match = Decimal(1)
         free = ZERO
         for monday in mondays:
-            capacity = _window_capacity(person.capacity_hours_per_week, request.start, request.end, monday)
+            capacity = available.hours(
+                person.pk, max(request.start, monday), min(request.end, monday + timedelta(days=6))
+            )
             busy = assigned[person.pk][monday] if person.pk in assigned else ZERO
             free += max(capacity - busy, ZERO)
         free = free.quantize(HOURS)

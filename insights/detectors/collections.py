@@ -341,7 +341,11 @@ def detect(as_of: date) -> Iterable[Finding]:
     rows, outcomes, clients = history_and_clients(as_of)
     clients = [client for client in _scored(rows, outcomes, clients) if client.score.probability >= FLAG_AT]
     # The firm-wide rate the client's figures stand against.
-    baseline = f"firm-wide, {sum(outcomes)} of {len(outcomes)} settled invoices were paid late"
+    baseline = (
+        f"firm-wide, {sum(outcomes)} of {len(outcomes)} settled invoices were paid late"
+        if outcomes
+        else "no invoice of the firm's is settled yet"
+    )
     accounts = {
         pk: (name, owner_id)
         for pk, name, owner_id in Account.objects.filter(pk__in=[c.client_id for c in clients]).values_list(
@@ -353,10 +357,12 @@ def detect(as_of: date) -> Iterable[Finding]:
         score, profile = client.score, client.profile
         open_text, open_figures = _open_text(client)
         words = dict(profile.described())
+        record = words["Late share"]
+        if profile.settled:
+            record += f", {words['Average days late']}"
         explanation = (
             f"{name} is {score.probability}% likely to pay late, by the {score.method_label}; {baseline}. "
-            f"{words['Late share'][0].upper()}{words['Late share'][1:]}, "
-            f"{words['Average days late']}; {words['Days overdue']}. Open: {open_text}. "
+            f"{record[0].upper()}{record[1:]}; {words['Days overdue']}. Open: {open_text}. "
             "Top factors: " + "; ".join(f"{f.name.lower()}: {f.value}" for f in score.top()) + "."
         )
         yield Finding(

@@ -158,6 +158,10 @@ def test_a_new_client_with_a_large_invoice_long_overdue_is_critical(entity, book
 
     assert finding.figures["probability"] == 50
     assert len(finding.title) <= 200 and finding.title.endswith("x: 50% likely to pay late")
+    assert (
+        "(too little history for a model); no invoice of the firm's is settled yet. No settled invoices yet; "
+        "oldest unpaid invoice 91 days past due. Open: $4,500.00."
+    ) in finding.explanation
     assert finding.severity == "warning"
     assert [row["factor"] for row in finding.factors] == ["Days overdue", "Size vs typical", "Relationship"]
     assert [row["effect"] for row in finding.factors] == ["+30 points", "+5 points", "+5 points"]

@@ -1,11 +1,10 @@
-"""CRM reads: prices and costs from projects, consumption, forecast, the quote-to-cash trace, account 360.
+"""CRM reads: prices and costs from projects, consumption, forecast, account 360.
 
 Other apps' tables are read through `apps.get_model` and only when they exist, so the CRM keeps working
 while projects, billing and revenue recognition land one after another.
 """
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -17,7 +16,7 @@ from django.utils import timezone
 from core.errors import DomainError
 from core.models import Event
 from core.money import quantize
-from crm.choices import ContractStatus, QuoteStatus, StageOutcome
+from crm.choices import StageOutcome
 from crm.models import Account, Activity, Contract, Opportunity, PipelineStage
 
 ZERO = Decimal(0)
@@ -227,96 +226,6 @@ def project_burn(project: dict) -> dict:
     elif budget_hours:
         result["percent"] = (hours * HUNDRED / budget_hours).quantize(Decimal("0.1"))
     return result
-
-
-def _invoices_of(contract_ids) -> list[dict]:
-    Invoice = other_model("billing.Invoice")
-    if Invoice is None or not contract_ids or "contract" not in _field_names(Invoice):
-        return []
-    return list(Invoice.objects.filter(contract_id__in=contract_ids).values().order_by("id"))
-
-
-@dataclass
-class TraceStep:
-    name: str
-    done: bool
-    detail: str
-
-
-def trace(opportunity: Opportunity) -> dict:
-    """The quote-to-cash chain an opportunity produced so far and where it is stuck, in words."""
-    quote = opportunity.quotes.filter(status=QuoteStatus.ACCEPTED).first()
-    contract = Contract.objects.filter(opportunity=opportunity).first()
-    contract_ids = [contract.pk] if contract else []
-    projects = _projects_of(contract_ids)
-    invoices = _invoices_of(contract_ids)
-    open_ar = ZERO
-    ar_items = []
-    if contract is not None and invoices:
-        from ledger.models import ArItem
-
-        ar_items = list(
-            ArItem.objects.filter(
-                document_type="billing.invoice", document_id__in=[str(i["id"]) for i in invoices]
-            ).values("id", "number", "amount", "open_amount", "currency", "due_date")
-        )
-        open_ar = sum((item["open_amount"] for item in ar_items), ZERO)
-    steps = [
-        TraceStep("opportunity", True, f"{opportunity.name}: {opportunity.stage}"),
-        TraceStep(
-            "contract",
-            contract is not None,
-            f"Contract {contract.number} (version {contract.version}, {contract.status})" if contract else "",
-        ),
-        TraceStep("project", bool(projects), ", ".join(p.get("code", str(p["id"])) for p in projects)),
-        TraceStep("invoice", bool(invoices), f"{len(invoices)} invoice(s)" if invoices else ""),
-        TraceStep(
-            "payment", bool(ar_items) and open_ar == 0, "Paid in full" if ar_items and open_ar == 0 else ""
-        ),
-    ]
-    stuck = _stuck(opportunity, contract, projects, invoices, ar_items, open_ar)
-    return {
-        "opportunity": opportunity,
-        "quote": quote,
-        "contract": contract,
-        "projects": projects,
-        "invoices": invoices,
-        "ar_items": ar_items,
-        "steps": steps,
-        "stuck": stuck,
-    }
-
-
-def _stuck(opportunity, contract, projects, invoices, ar_items, open_ar) -> str:
-    if opportunity.stage == Opportunity.Stage.LOST:
-        return f"Lost: {opportunity.lost_reason or 'no reason given'}. The chain ends here."
-    if contract is None:
-        stage = PipelineStage.objects.filter(code=opportunity.stage).first()
-        return (
-            f"Not won yet: the deal is in {stage.name if stage else opportunity.stage} "
-            f"({opportunity.probability}%), expected to close {opportunity.expected_close}."
-        )
-    if not projects:
-        if other_model("projects.Project") is None:
-            return (
-                f"Won: contract {contract.number} is signed, but delivery has not started: the projects app "
-                "is not installed yet, so no project exists."
-            )
-        return f"Won: contract {contract.number} is signed, but it has no project."
-    if not invoices:
-        if other_model("billing.Invoice") is None:
-            return (
-                f"Delivering: project {projects[0].get('code', '')} is running; nothing is invoiced yet (the "
-                "billing app is not installed yet)."
-            )
-        return f"Delivering: project {projects[0].get('code', '')} is running; nothing is invoiced yet."
-    if not ar_items:
-        return "Invoiced, but no invoice is released to receivables yet."
-    if open_ar != 0:
-        return f"Waiting for payment: {open_ar} {contract.currency} of the invoices is still open."
-    if contract.status == ContractStatus.CLOSED:
-        return "Complete: delivered, invoiced, paid and the contract is closed."
-    return "Nothing is stuck: every invoice so far is paid."
 
 
 def account_360(account: Account) -> dict:

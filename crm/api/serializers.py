@@ -443,34 +443,6 @@ class WinSerializer(serializers.Serializer):
     )
 
 
-class TraceStepSerializer(serializers.Serializer):
-    name = serializers.CharField()
-    done = serializers.BooleanField()
-    detail = serializers.CharField()
-
-
-class TraceContractSerializer(serializers.ModelSerializer):
-    total_amount = AmountField()
-
-    class Meta:
-        model = Contract
-        fields = ["id", "number", "version", "currency", "total_amount", "start", "end"]
-        read_only_fields = fields
-
-
-class TraceSerializer(serializers.Serializer):
-    opportunity = serializers.IntegerField(source="opportunity.pk")
-    stage = serializers.CharField(source="opportunity.stage")
-    quote = serializers.IntegerField(source="quote.pk", allow_null=True, default=None)
-    contract = TraceContractSerializer(allow_null=True)
-    projects = serializers.ListField(child=serializers.DictField(), help_text="The contract's projects.")
-    invoices = serializers.ListField(
-        child=serializers.DictField(), help_text="Invoices against the contract."
-    )
-    steps = TraceStepSerializer(many=True)
-    stuck = serializers.CharField(help_text="Where the chain stands or is stuck, in words.")
-
-
 # Quotes
 
 

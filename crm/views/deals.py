@@ -12,6 +12,7 @@ from crm.models import Contract, ContractVersion, Quote, SalesPolicy
 from crm.services.contracts import amend_contract, close_contract, current_lines
 from crm.services.handoff import delivery_plan
 from crm.services.quotes import accept_quote, approve_quote, reject_quote, submit_quote
+from crm.trace import opportunity_trace
 
 from .common import crm_reader, may_change, paginate, render_page, require_writer
 
@@ -112,7 +113,7 @@ def _contract_page(request, contract, *, amend_form=None, status=200):
             "versions": versions.order_by("-number"),
             "plan": delivery_plan(contract, lines),
             "consumption": selectors.contract_consumption(contract),
-            "trace": selectors.trace(contract.opportunity) if contract.opportunity else None,
+            "trace": opportunity_trace(contract.opportunity) if contract.opportunity else None,
             "editable": may_change(request, owner_id) and contract.status == Contract.Status.ACTIVE,
             "amend_form": amend_form or AmendForm(lines=lines),
             "close_form": ReasonForm(),

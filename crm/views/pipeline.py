@@ -16,6 +16,7 @@ from crm.services.handoff import win_opportunity
 from crm.services.pipeline import create_opportunity, lose_opportunity, move_opportunity, update_opportunity
 from crm.services.quotes import create_quote
 from crm.services.terms import terms_of
+from crm.trace import opportunity_trace
 
 from .common import crm_reader, may_change, paginate, render_page, require_writer
 
@@ -171,7 +172,7 @@ def _detail(request, opportunity, *, line_form=None, activity_form=None, win_err
             "lose_form": ReasonForm(),
             "quotes": opportunity.quotes.order_by("-version"),
             "activities": opportunity.activities.select_related("owner").order_by("done", "due"),
-            "trace": selectors.trace(opportunity),
+            "trace": opportunity_trace(opportunity),
             "win_error": win_error,
             "move_stages": selectors.stages(open_only=True).exclude(code=opportunity.stage),
         },

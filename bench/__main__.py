@@ -112,7 +112,10 @@ def _fanout(fanout_url: str, database_url: str, w1: dict) -> Measurement:
     worker = fanout.start_worker(fanout_url)
     try:
         run = run_isolated(
-            fanout.fanned_out_run, database_url=fanout_url, env={"REDIS_URL": fanout.bench_redis_url()}
+            fanout.fanned_out_run,
+            database_url=fanout_url,
+            env={"REDIS_URL": fanout.bench_redis_url()},
+            worker_log=str(fanout.WORKER_LOG),
         )
     finally:
         fanout.stop_worker(worker)

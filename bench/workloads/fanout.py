@@ -9,7 +9,9 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from bench.harness import ROOT, Timer
@@ -75,7 +77,11 @@ def run_digest(*, run_id: int) -> dict:
     }
 
 
+WORKER_LOG = Path(tempfile.gettempdir()) / f"ledgerline-bench-worker-{os.getpid()}.log"
+
+
 def start_worker(database_url: str) -> subprocess.Popen:
+    """A Celery worker on the copy of the firm; its output goes to WORKER_LOG (quoted when it fails)."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -83,10 +89,11 @@ def start_worker(database_url: str) -> subprocess.Popen:
         "LEDGERLINE_ENV": os.environ.get("LEDGERLINE_ENV", "local"),
         "EMAIL_URL": "memorymail://",
     }
+    log = WORKER_LOG.open("wb")
     return subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
         [sys.executable, "-m", "celery", "-A", "config", "worker", "-c", str(WORKER_CONCURRENCY),
          "--pool", "prefork", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
 
 
@@ -99,7 +106,7 @@ def stop_worker(worker: subprocess.Popen) -> None:
         worker.wait()
 
 
-def fanned_out_run(*, timeout: float = 7200) -> dict:
+def fanned_out_run(*, worker_log: str, timeout: float = 7200) -> dict:
     """Start a run as W1 does, wait for the worker pool to answer, then dispatch `fan_out_billing_run`
     and time it to the run's completion (runs in a process whose REDIS_URL is the bench's)."""
     from bench.firm import bench_entity
@@ -111,10 +118,11 @@ def fanned_out_run(*, timeout: float = 7200) -> dict:
 
     with queued_tasks():
         run = start_billing_run(actor=_finance(), legal_entity=bench_entity(), period_end=PERIOD_END)
-    deadline = time.monotonic() + 120
-    while not app.control.ping(timeout=1):
+    deadline = time.monotonic() + 300
+    while not app.control.ping(timeout=2):
         if time.monotonic() > deadline:
-            raise RuntimeError("The Celery worker did not answer within two minutes.")
+            tail = Path(worker_log).read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"The Celery worker did not answer within five minutes; its log ends:\n{tail}")
     with Timer() as timer:
         fan_out_billing_run.apply_async(args=(run.pk,))
         deadline = time.monotonic() + timeout

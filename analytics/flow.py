@@ -40,8 +40,9 @@ from django.utils import timezone
 from billing.choices import HoldStatus, InvoiceStatus
 from billing.choices import RunStatus as BillingRunStatus
 from billing.models import BillingRun, Invoice, OverCapEntry, TimeEntryBilling
-from core.models import Event, WebhookDelivery
-from crm.models import Contract
+from core.models import AuditEvent, Event, WebhookDelivery
+from crm.choices import StageOutcome
+from crm.models import Contract, Opportunity, PipelineStage
 from ledger.choices import ArItemKind, DunningRunStatus
 from ledger.models import Allocation, DunningRun, FiscalPeriod, PeriodCloseReport
 from projects.choices import EntryStatus, ProjectStatus
@@ -258,6 +259,11 @@ class ExceptionKind:
 
 EXCEPTIONS = [
     ExceptionKind(
+        "handoff_refused",
+        "Handoffs refused",
+        "Deals whose win was refused (the handoff found problems to fix first) and that are still not won.",
+    ),
+    ExceptionKind(
         "handoff_incomplete",
         "Won deals without a project",
         "The win made a contract but delivery has no project for it (a refused handoff rolls back whole, so "
@@ -292,6 +298,22 @@ def _failed_or_stuck(runs, status, now, *signs_of_life: str):
     alive = Coalesce(*signs_of_life, "created_at") if signs_of_life else F("created_at")
     active = Q(status__in=[status.PENDING, status.RUNNING], last_alive__lt=now - STUCK_AFTER)
     return runs.annotate(last_alive=alive).filter(Q(status=status.FAILED) | active)
+
+
+def _handoff_refused():
+    """The latest refusal of each deal whose win was refused and that is still open."""
+    refused = (
+        AuditEvent.objects.filter(action="opportunity.handoff_refused", object_type="crm.opportunity")
+        .order_by("object_id", "-created_at")
+        .values("object_id", "created_at", "reason", "changes")
+    )
+    latest = {}
+    for row in refused:
+        latest.setdefault(int(row["object_id"]), row)
+    still_open = Opportunity.objects.filter(pk__in=latest, contracts__isnull=True).exclude(
+        stage__in=PipelineStage.objects.exclude(outcome=StageOutcome.OPEN).values("code")
+    )
+    return [(opportunity, latest[opportunity.pk]) for opportunity in still_open.select_related("account")]
 
 
 def _handoff_incomplete():
@@ -357,6 +379,7 @@ def exception_counts(now=None) -> list[dict]:
         .annotate(total=Sum("amount"))
     )
     counts = {
+        "handoff_refused": len(_handoff_refused()),
         "handoff_incomplete": _handoff_incomplete().count(),
         "over_cap": _over_cap().count(),
         "rejected_time": _rejected_time().count(),
@@ -379,6 +402,22 @@ def exception_counts(now=None) -> list[dict]:
 def exception_rows(key: str, now=None) -> list[dict]:
     """The rows behind one exception (at most `ROWS_SHOWN`): what, detail, since when, and a link."""
     now = now or timezone.now()
+    if key == "handoff_refused":
+        refused = sorted(_handoff_refused(), key=lambda pair: pair[1]["created_at"], reverse=True)
+        return [
+            {
+                "what": f"{opportunity.name} ({opportunity.account.name})",
+                "detail": "; ".join(
+                    message
+                    for messages in row["changes"].get("problems", {}).values()
+                    for message in messages
+                )
+                or row["reason"],
+                "since": row["created_at"],
+                "url": reverse("crm:opportunity-detail", args=[opportunity.pk]),
+            }
+            for opportunity, row in refused[:ROWS_SHOWN]
+        ]
     if key == "handoff_incomplete":
         return [
             {

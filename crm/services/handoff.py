@@ -203,15 +203,32 @@ def _source_lines(opportunity: Opportunity, quote: Quote | None) -> list[dict]:
     ]
 
 
-@transaction.atomic
 def win_opportunity(*, actor, opportunity: Opportunity, quote: Quote | None = None, lines=None) -> Contract:
     """Win the deal and hand it to delivery and finance in one transaction.
 
     Sells the accepted quote (`quote`, or the opportunity's accepted one), else `lines` (which replace the
     opportunity's lines), else the opportunity's lines. Refuses with every problem at once (400
-    `handoff_invalid`) and creates nothing then. Winning a won opportunity returns its contract; the row
-    lock and the one-contract-per-opportunity constraint make a concurrent double win create one.
+    `handoff_invalid`) and creates nothing then, except an audit row `opportunity.handoff_refused` with the
+    problems, written after the rollback so flow health can count refused handoffs. Winning a won
+    opportunity returns its contract; the row lock and the one-contract-per-opportunity constraint make a
+    concurrent double win create one.
     """
+    try:
+        return _win(actor=actor, opportunity=opportunity, quote=quote, lines=lines)
+    except ValidationFailed as refusal:
+        if refusal.code == "handoff_invalid":
+            audit.record(
+                actor=actor,
+                action="opportunity.handoff_refused",
+                obj=opportunity,
+                changes={"problems": refusal.fields},
+                reason=refusal.detail,
+            )
+        raise
+
+
+@transaction.atomic
+def _win(*, actor, opportunity: Opportunity, quote: Quote | None, lines) -> Contract:
     opportunity = (
         Opportunity.objects.select_for_update(of=("self",)).select_related("account").get(pk=opportunity.pk)
     )

@@ -12,6 +12,7 @@ from django.utils import timezone
 from analytics import flow
 from billing.choices import HoldStatus
 from billing.models import BillingPlan, BillingRun, Invoice, OverCapEntry
+from core import audit
 from core.models import Event, WebhookDelivery, WebhookSubscription
 from core.roles import Role
 from crm.models import Opportunity
@@ -186,6 +187,16 @@ def exceptions(firm, entity, people, won_deals, make_user):  # noqa: F811
     RevenueRun.objects.filter(pk=pending.pk).update(created_at=now - timedelta(hours=3))
     running = DunningRun.objects.create(legal_entity=entity, as_of=date(2026, 6, 1), status="running")
     DunningRun.objects.filter(pk=running.pk).update(created_at=now - timedelta(hours=5))
+    deal = Opportunity.objects.exclude(contracts__isnull=False).first() or Opportunity.objects.create(
+        account=firm.p2.account, name="Refused deal", currency="USD", expected_close=date(2026, 6, 30)
+    )
+    audit.record(
+        actor=None,
+        action="opportunity.handoff_refused",
+        obj=deal,
+        changes={"problems": {"account.tax_code": ["The client has no tax code."]}},
+        reason="The opportunity cannot be won yet: 1 problem to fix first.",
+    )
     beating = DunningRun.objects.create(legal_entity=entity, as_of=date(2026, 6, 2), status="running")
     DunningRun.objects.filter(pk=beating.pk).update(
         created_at=now - timedelta(hours=5), heartbeat_at=now - timedelta(minutes=10)
@@ -195,12 +206,15 @@ def exceptions(firm, entity, people, won_deals, make_user):  # noqa: F811
 def test_exception_counts_and_rows(exceptions):
     counts = {row["kind"].key: (row["count"], row["amounts"]) for row in flow.exception_counts()}
     assert counts == {
+        "handoff_refused": (1, []),
         "handoff_incomplete": (1, []),
         "over_cap": (1, [("USD", D("180.00"))]),
         "rejected_time": (1, []),
         "dead_webhooks": (1, []),
         "runs_failed_or_stuck": (3, []),
     }
+    (refused,) = flow.exception_rows("handoff_refused")
+    assert refused["detail"] == "The client has no tax code."
     (stalled,) = flow.exception_rows("handoff_incomplete")
     assert stalled["what"].startswith("Stalled")
     (rejected,) = flow.exception_rows("rejected_time")

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from core.errors import InvalidTransition, ValidationFailed
-from core.models import Event
+from core.models import AuditEvent, Event
 from crm.models import Contract, ContractLine, Opportunity, StageChange
 from crm.services.handoff import delivery_plan, projects_services, win_opportunity
 from crm.services.pipeline import lose_opportunity
@@ -267,6 +267,10 @@ def test_win_lists_every_problem_at_once_and_creates_nothing(client_account, pm,
     assert not Contract.objects.exists()
     deal.refresh_from_db()
     assert deal.stage == "qualify"
+    # The refusal outlives the rollback, so flow health can count refused handoffs.
+    (refusal,) = AuditEvent.objects.filter(action="opportunity.handoff_refused", object_id=str(deal.pk))
+    assert refusal.actor == pm
+    assert refusal.changes["problems"]["lines.1.milestones"] == refused.value.fields["lines.1.milestones"]
 
 
 def test_winning_twice_returns_the_same_contract(mixed_deal, pm):

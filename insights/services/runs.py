@@ -77,7 +77,12 @@ def start_insight_run(*, actor, as_of: date, kinds=()) -> InsightRun:
         # Serialises starts, so two concurrent ones cannot both find no active run.
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [START_LOCK])
-    active = _active_run(timezone.now())
+    now = timezone.now()
+    # A run left pending or running past the stale limit was lost with its worker: say so, and move on.
+    InsightRun.objects.filter(
+        status__in=[InsightRunStatus.PENDING, InsightRunStatus.RUNNING], created_at__lt=now - RUN_STALE_AFTER
+    ).update(status=InsightRunStatus.FAILED, finished_at=now, error="Lost with its worker; not finished.")
+    active = _active_run(now)
     if active is not None:
         if actor is None:
             return active

@@ -178,3 +178,15 @@ def test_starting_runs(make_user, detectors):
     # A second delivery of the task does nothing once the run is claimed.
     assert execute_insight_run(run_id=pending.pk).status == InsightRunStatus.COMPLETED
     assert execute_insight_run(run_id=pending.pk).status == InsightRunStatus.COMPLETED
+
+
+def test_a_run_lost_with_its_worker_is_failed_by_the_next_start(make_user, detectors):
+    finance = make_user(Role.FINANCE)
+    lost = start_insight_run(actor=finance, as_of=AS_OF)
+    InsightRun.objects.filter(pk=lost.pk).update(created_at=timezone.now() - runs.RUN_STALE_AFTER * 2)
+
+    fresh = start_insight_run(actor=finance, as_of=AS_OF)
+
+    lost.refresh_from_db()
+    assert (lost.status, lost.error) == ("failed", "Lost with its worker; not finished.")
+    assert fresh.status == "pending"

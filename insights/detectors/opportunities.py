@@ -94,9 +94,6 @@ class PipelineHistory:
     won: int = 0
     model: LogisticModel | None = None
 
-    def stage_name(self, code: str) -> str:
-        return self.stages.get(code, {}).get("name", code)
-
     def client_record(self, account_id: int, before: date) -> tuple[int, int]:
         """(wins, losses) of the client's deals closed before `before`."""
         closes = self.client_closes.get(account_id, [])
@@ -114,6 +111,8 @@ class PipelineHistory:
     def features(
         self, deal: Deal, on: date, *, account_name: str, own_outcome: bool | None = None
     ) -> tuple[list[float], list[tuple[str, str]], dict]:
+        """The deal as seen on `on`: the model's row (FEATURES order), each feature in words, and the raw
+        facts the rule reads. `own_outcome` leaves a closed deal's own result out of its service's record."""
         stage = self.stages.get(deal.stage, {"name": deal.stage, "probability": 0})
         days = max((on - deal.entered).days, 0)
         typical = self.typical.get(deal.currency)
@@ -268,15 +267,18 @@ def load_history(as_of: date) -> PipelineHistory:
     """The closed deals' summary and, when there are enough of them, the model fit on their stage visits."""
     stages = _stages()
     closed_codes = _closed_codes(stages)
-    closed = [
-        row
-        for row in Opportunity.objects.filter(stage__in=closed_codes)
+    closed = []
+    for row in (
+        Opportunity.objects.filter(stage__in=closed_codes)
         .order_by("pk")
         .values(
             "pk", "account_id", "stage", "amount", "currency", "created_at", "stage_changed_at", "closed_at"
         )
-        if _day(row["closed_at"] or row["stage_changed_at"] or row["created_at"]) <= as_of
-    ]
+    ):
+        # Deals imported without a close time count as closed when their stage last changed.
+        row["closed_on"] = _day(row["closed_at"] or row["stage_changed_at"] or row["created_at"])
+        if row["closed_on"] <= as_of:
+            closed.append(row)
     history = PipelineHistory(as_of=as_of, stages=stages, closed=len(closed))
     amounts = defaultdict(list)
     client_closes = defaultdict(list)
@@ -285,7 +287,6 @@ def load_history(as_of: date) -> PipelineHistory:
     for row in closed:
         won = closed_codes[row["stage"]]
         row["won"] = won
-        row["closed_on"] = _day(row["closed_at"] or row["stage_changed_at"] or row["created_at"])
         amounts[row["currency"]].append(row["amount"])
         client_closes[row["account_id"]].append((row["closed_on"], won))
         if services.get(row["pk"]):

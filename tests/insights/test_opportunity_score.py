@@ -144,6 +144,22 @@ def test_rule_flags_deals_far_from_their_pipeline_probability(sales, make_user):
     ]
 
 
+def test_the_page_score_reads_only_its_deal_once_the_history_is_cached(sales, django_assert_max_num_queries):
+    account, deal = sales
+    initech = account("Initech")
+    for n in range(3):
+        deal(initech, f"Old {n}", [("qualify", date(2025, 12, 1)), ("won", date(2026, 2, 1 + n))], "30000")
+    expansion = deal(initech, "Initech expansion", [("propose", date(2026, 6, 10))], "20000", service="Data")
+    first = opportunities.opportunity_score(expansion, as_of=AS_OF)
+
+    # The cache key (closed deals, stages), then the deal, its stage changes and its lines.
+    with django_assert_max_num_queries(5):
+        again = opportunities.opportunity_score(expansion, as_of=AS_OF)
+
+    assert again == first
+    assert again.score.probability == 50
+
+
 def test_a_closed_deal_has_no_score(sales):
     account, deal = sales
     won = deal(

@@ -83,7 +83,7 @@ class _Firm:
             ).values("legal_entity_id", "date", "name")
         }
 
-    def person_finding(self, person_id: int, rule: str, key: str, **fields) -> Finding:
+    def person_finding(self, person_id: int, rule: str, key: str, *, label: str = "", **fields) -> Finding:
         person = self.people[person_id]
         return Finding(
             kind=KIND,
@@ -91,7 +91,7 @@ class _Firm:
             fingerprint=f"{KIND}:{rule}:person:{person_id}:{key}",
             subject_type="projects.person",
             subject_id=person_id,
-            subject_label=person["name"],
+            subject_label=label or person["name"],
             audience=AUDIENCE,
             owner_id=person["user_id"],
             **fields,
@@ -219,6 +219,7 @@ def _identical_finding(firm: _Firm, person_id: int, project_id: int, streak: lis
         person_id,
         "identical_weeks",
         f"project:{project_id}:{streak[0].isoformat()}",
+        label=f"{name} on {project['code']}",
         title=f"{name}: identical weeks on {project['code']} for {len(streak)} weeks",
         explanation=(
             f"{name} logged exactly the same hours on {project['code']} {project['name']} in each of "

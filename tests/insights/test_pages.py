@@ -51,6 +51,7 @@ def test_a_consultant_sees_only_their_own_and_cannot_dismiss_or_run(client, logi
     assert "(mine)" in page and "(theirs)" not in page
     assert f'action="/insights/{mine.pk}/dismiss/"' not in page
     assert "Run now" not in page
+    assert 'data-testid="insight-run"' not in page
     assert client.post("/insights/runs/").status_code == 403
 
 

@@ -119,6 +119,7 @@ def test_identical_weeks_for_four_weeks_on_a_project(firm):
         "like this."
     )
     assert found.url == f"/projects/portfolio/{firm.project.pk}/"
+    assert found.subject_label == "Chloe Novak on GLX-1"
 
 
 def test_time_after_the_project_end_date(firm):

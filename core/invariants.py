@@ -56,6 +56,22 @@ CHECKS = {
               WHERE a.role = 'ar' GROUP BY 1, 2) g USING (legal_entity_id, currency)
           WHERE coalesce(s.amount, 0) <> coalesce(g.amount, 0)""",
     ),
+    "ar_subledger_equals_control_functional": (
+        "Per legal entity, the AR items' booked functional amounts less the realized FX of their "
+        "allocations equal the AR control account in functional currency (revaluations and their "
+        "reversals cancel out).",
+        """SELECT count(*) FROM (
+             SELECT legal_entity_id, sum(amount) AS amount FROM (
+               SELECT legal_entity_id, functional_amount AS amount FROM ledger_aritem
+               UNION ALL
+               SELECT legal_entity_id, -fx_difference FROM ledger_allocation) x
+             GROUP BY 1) s
+           FULL JOIN (
+             SELECT l.legal_entity_id, sum(l.functional_debit - l.functional_credit) AS amount
+               FROM ledger_journalline l JOIN ledger_glaccount a ON a.id = l.account_id
+              WHERE a.role = 'ar' GROUP BY 1) g USING (legal_entity_id)
+          WHERE coalesce(s.amount, 0) <> coalesce(g.amount, 0)""",
+    ),
     "ar_items_open_equal_allocations": (
         "Every AR item's open amount is its amount less what its allocations (net of reversals) applied.",
         """SELECT count(*) FROM (
@@ -188,6 +204,13 @@ def check_invariants(using=None) -> list[Result]:
     """Run every check; a Result per check, in a stable order."""
     violations = _scalars({name: sql for name, (_, sql) in CHECKS.items()}, using)
     return [Result(name, description, violations[name]) for name, (description, _) in CHECKS.items()]
+
+
+def check_invariants_and_fingerprint(using=None) -> tuple[list[Result], dict[str, str]]:
+    """`check_invariants()` and `fingerprint()` in one statement."""
+    values = _scalars({**{name: sql for name, (_, sql) in CHECKS.items()}, **FINGERPRINT}, using)
+    results = [Result(name, description, values[name]) for name, (description, _) in CHECKS.items()]
+    return results, {name: str(values[name]) for name in FINGERPRINT}
 
 
 def fingerprint(using=None) -> dict[str, str]:

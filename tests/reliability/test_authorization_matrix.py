@@ -199,6 +199,8 @@ CROSSING = [
     ("consultant", "GET", "people/{id}/", "person_b", None, 404),
     ("consultant", "GET", "assignments/{id}/", "assignment_b", None, 404),
     ("consultant", "POST", "time-entries/{id}/approve/", "submitted", {}, 403),
+    ("consultant", "PATCH", "time-entries/{id}/", "entry", {"project": "@project_b", "task": "@task_b"}, 400),
+    ("consultant", "PATCH", "expenses/{id}/", "expense", {"project": "@project_b"}, 400),
     ("consultant", "POST", "expenses/{id}/approve/", "submitted_expense", {}, 403),
     ("consultant", "POST", "timesheets/{id}/approve/", "timesheet", {}, 403),
     ("pm", "GET", "time-entries/{id}/", "entry_b", None, 404),
@@ -231,13 +233,6 @@ CROSSING = [
 ]
 
 
-def resolve(firm, value):
-    """Body values naming a user of the firm ("@pm") become that user's id."""
-    if isinstance(value, str) and value.startswith("@"):
-        return firm.users[value[1:]].pk
-    return value
-
-
 @pytest.mark.parametrize(("who", "method", "path", "obj", "body", "status"), CROSSING, ids=lambda v: str(v))
 def test_objects_of_another_user_or_project_are_refused_and_unchanged(
     firm, db, who, method, path, obj, body, status
@@ -258,7 +253,7 @@ def test_objects_of_another_user_or_project_are_refused_and_unchanged(
     if body is None:
         response = send(url)
     else:
-        response = send(url, {key: resolve(firm, value) for key, value in body.items()}, format="json")
+        response = send(url, {key: _value(firm, value) for key, value in body.items()}, format="json")
     assert response.status_code == status, response.json()
     assert set(response.json()) == {"code", "detail", "fields"}
     assert model_to_dict(type(target).objects.get(pk=target.pk)) == before

@@ -32,8 +32,8 @@ class KpiQuerySerializer(serializers.Serializer):
         choices=GROUP_BY,
         required=False,
         default="month",
-        help_text="Rows per practice (the person's primary role), client, project, person, legal entity or "
-        "month.",
+        help_text="Rows per practice (of the person who did the work), client, project, person, legal entity "
+        "or month.",
         error_messages={
             "invalid_choice": f'"{{input}}" is not a grouping; use one of: {", ".join(GROUP_BY)}.'
         },
@@ -85,7 +85,9 @@ class KpiFiguresSerializer(serializers.Serializer):
 
 class KpiRowSerializer(KpiFiguresSerializer):
     key = serializers.CharField(
-        help_text="The group's id (person, role, project, client, legal entity) or its month (YYYY-MM-DD)."
+        allow_null=True,
+        help_text="The group's id (person, practice, project, client, legal entity) or its month "
+        "(YYYY-MM-DD); null for the people without a practice.",
     )
     name = serializers.CharField()
 

@@ -7,6 +7,7 @@ import pytest
 
 from analytics.services import refresh_rollups
 from core.roles import Role
+from projects.models import Person, Practice
 
 D = Decimal
 pytestmark = pytest.mark.django_db
@@ -123,3 +124,13 @@ def test_csv_download(rolled_up, finance_client):
     assert len(lines) == 4  # Globex, Initech, the USD total
     assert lines[2].split(",")[1:4] == ["Initech", "USD", "20.00"]
     assert lines[3].split(",")[1] == "Total USD"
+
+
+def test_by_practice_with_people_without_one(rolled_up, client_for, people):
+    erp = Practice.objects.create(name="ERP")
+    Person.objects.filter(pk=people.sam.pk).update(practice=erp)
+    body = client_for(Role.EXECUTIVE).get(URL, {**WEEK, "group_by": "practice"}).json()
+    assert [(row["key"], row["name"], row["utilization"]) for row in body["rows"]] == [
+        (str(erp.pk), "ERP", "70.00"),
+        (None, "No practice", "50.00"),
+    ]

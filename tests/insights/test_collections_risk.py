@@ -71,7 +71,9 @@ def client(entity, name, owner=None):
     return Account.objects.create(name=name, legal_entity=entity, currency="USD", owner=owner)
 
 
-def test_rule_flags_a_client_that_pays_late_with_its_figures(entity, book, make_user):
+def test_rule_flags_a_client_that_pays_late_with_its_figures(
+    entity, book, make_user, django_assert_num_queries
+):
     """Globex (owner Ann): 4 settled invoices, 3 late by 20, 10 and 30 days (1 on time): share 3/4, 15.0
     days late on average; open G5 is 45 days past due on 30 June; first invoiced January 2025.
     Rule: 10 base + 40 × 0.75 = 30 + 15 / 3 = 5 + 20 (31–60 days overdue) + 0 (size 1.0×) + 0 (> 1 year)
@@ -95,7 +97,9 @@ def test_rule_flags_a_client_that_pays_late_with_its_figures(entity, book, make_
         pay(initech, paid, invoice(initech, number, on, due))
     invoice(initech, "I3", date(2026, 6, 15), date(2026, 7, 15), "2500.00")
 
-    findings = list(collections.detect(AS_OF))
+    # Applied amounts, invoices, credits and their applications, then the flagged clients: not one per row.
+    with django_assert_num_queries(5):
+        findings = list(collections.detect(AS_OF))
 
     assert len(findings) == 1
     finding = findings[0]

@@ -72,7 +72,7 @@ def sales(db):
     return account, deal
 
 
-def test_rule_flags_deals_far_from_their_pipeline_probability(sales, make_user):
+def test_rule_flags_deals_far_from_their_pipeline_probability(sales, make_user, django_assert_num_queries):
     """Closed: Globex lost 10,000.00 (15 Jan), Initech won 30,000.00 (1 Feb): typical USD deal 20,000.00.
     Globex phase 2, Negotiate (70 %) since 1 April (90 days, over 60: −15), Globex only lost before (−10),
     50,000.00 = 2.5× typical (−10): 35 %, 35 points below: warning.
@@ -95,7 +95,9 @@ def test_rule_flags_deals_far_from_their_pipeline_probability(sales, make_user):
     expansion = deal(initech, "Initech expansion", [("propose", date(2026, 6, 10))], "20000")
     pilot = deal(hooli, "Hooli pilot", [("qualify", date(2026, 6, 20))], "5000", probability=35)
 
-    findings = list(opportunities.detect(AS_OF))
+    # Stages, closed deals and their lines; open deals, their stage changes and their lines.
+    with django_assert_num_queries(6):
+        findings = list(opportunities.detect(AS_OF))
 
     assert [f.subject_id for f in findings] == [phase2.pk, pilot.pk]
     finding = findings[0]

@@ -20,6 +20,7 @@ forecast counts on it too much, critical from `CRITICAL_GAP` below), information
 """
 
 import bisect
+import hashlib
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
@@ -386,10 +387,9 @@ def _history_key(as_of: date) -> str:
             "code", "probability", "outcome"
         )
     )
-    return (
-        f"insights:pipeline-history:{as_of.isoformat()}:{closed['count']}:{closed['last']}:"
-        f"{closed['last_pk']}:{stages}"
-    )
+    signature = f"{closed['count']}|{closed['last']}|{closed['last_pk']}|{stages}"
+    # Hashed: a key safe for any cache backend, whatever the stage codes hold.
+    return f"insights:pipeline-history:{as_of.isoformat()}:{hashlib.sha256(signature.encode()).hexdigest()}"
 
 
 @dataclass(frozen=True)

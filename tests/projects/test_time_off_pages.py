@@ -6,8 +6,9 @@ from datetime import date
 import pytest
 from django.test import Client
 
+from core.models import AuditEvent
 from core.roles import Role as UserRole
-from projects.models import Holiday, TimeOff
+from projects.models import Holiday, Practice, TimeOff
 
 pytestmark = pytest.mark.django_db
 
@@ -82,3 +83,22 @@ def test_a_resource_manager_records_for_anyone_and_keeps_holidays(firm, make_per
     holiday = Holiday.objects.get()
     assert rita.post(f"/projects/holidays/{holiday.pk}/delete/").status_code == 302
     assert not Holiday.objects.exists()
+
+
+def test_admin_keeps_practices_through_the_services(admin_client, firm):
+    assert (
+        admin_client.post("/admin/projects/practice/add/", {"name": "ERP", "active": "on"}).status_code == 302
+    )
+    erp = Practice.objects.get(name="ERP")
+    changed = admin_client.post(f"/admin/projects/practice/{erp.pk}/change/", {"name": "ERP & Finance"})
+    assert changed.status_code == 302
+    erp.refresh_from_db()
+    assert (erp.name, erp.active) == ("ERP & Finance", False)
+    assert list(
+        AuditEvent.objects.filter(object_id=str(erp.pk), action__startswith="practice.")
+        .order_by("pk")
+        .values_list("action", flat=True)
+    ) == ["practice.created", "practice.changed"]
+    for name in ("holiday", "timeoff"):
+        assert admin_client.get(f"/admin/projects/{name}/").status_code == 200
+        assert admin_client.get(f"/admin/projects/{name}/add/").status_code == 403

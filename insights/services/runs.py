@@ -10,7 +10,7 @@ import logging
 from datetime import date, timedelta
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from core import audit, events
@@ -204,10 +204,9 @@ def store_findings(*, run: InsightRun, kind: str, findings) -> tuple[int, int, i
             seen_again.append(_apply(insight, finding, run, now))
     Insight.objects.bulk_create(new, batch_size=500)
     Insight.objects.bulk_update(seen_again, REFRESHED_FIELDS, batch_size=500)
-    cleared = (
-        Insight.objects.filter(kind=kind, status=InsightStatus.OPEN)
-        .filter(Q(last_seen_at__lt=now) | Q(last_seen_at__isnull=True))
-        .update(status=InsightStatus.CLEARED, cleared_at=now)
+    # Every insight this run reported now carries `now`; the open ones of the kind it did not report clear.
+    cleared = Insight.objects.filter(kind=kind, status=InsightStatus.OPEN, last_seen_at__lt=now).update(
+        status=InsightStatus.CLEARED, cleared_at=now
     )
     raised = new + reraised
     events.emit_many(

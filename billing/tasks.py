@@ -10,17 +10,14 @@ from billing.services.runs import (
     finish_billing_run,
     plan_billing_run_chunks,
 )
-from core.services.run_recovery import RUN_TASK_OPTIONS, requeue_stalled_runs, working_on
+from core.services.run_recovery import RUN_TASK_OPTIONS, requeue_stalled_runs, work_on_run
 
 
 @shared_task(**RUN_TASK_OPTIONS)
 def run_billing(run_id: int) -> int | None:
     """Work a billing run to the end; a redelivered, retried or repeated task continues where the last one
     stopped, and one that finds a live twin working the run leaves it to the twin."""
-    with working_on(BillingRun, run_id) as mine:
-        if not mine:
-            return None
-        run = execute_billing_run(run_id=run_id)
+    run = work_on_run(BillingRun, run_id, execute_billing_run)
     return run.invoices_created if run else None
 
 

@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.utils import timezone
 
-from core.services.run_recovery import RUN_TASK_OPTIONS, requeue_stalled_runs, working_on
+from core.services.run_recovery import RUN_TASK_OPTIONS, requeue_stalled_runs, work_on_run
 from ledger.choices import DunningRunStatus
 from ledger.models import DunningRun
 from ledger.services.dunning import execute_dunning_run, start_nightly_dunning_runs
@@ -15,10 +15,7 @@ def run_dunning(run_id: int) -> str | None:
 
     The run marks itself failed when a chunk fails, so only errors before it claims the run are retried.
     """
-    with working_on(DunningRun, run_id) as mine:
-        if not mine:
-            return None
-        run = execute_dunning_run(run_id=run_id)
+    run = work_on_run(DunningRun, run_id, execute_dunning_run)
     return run.status if run else None
 
 

@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.utils import timezone
 
-from core.services.run_recovery import RUN_TASK_OPTIONS, requeue_stalled_runs, working_on
+from core.services.run_recovery import RUN_TASK_OPTIONS, requeue_stalled_runs, work_on_run
 from revrec.choices import RunStatus
 from revrec.models import RevenueRun
 from revrec.services.runs import execute_revenue_run, start_month_end_revenue_runs
@@ -13,10 +13,7 @@ from revrec.services.runs import execute_revenue_run, start_month_end_revenue_ru
 def run_revenue(run_id: int) -> str | None:
     """Work a revenue run to the end; a redelivered, retried or repeated task continues where the last one
     stopped, and one that finds a live twin working the run leaves it to the twin."""
-    with working_on(RevenueRun, run_id) as mine:
-        if not mine:
-            return None
-        run = execute_revenue_run(run_id=run_id)
+    run = work_on_run(RevenueRun, run_id, execute_revenue_run)
     return str(run.recognized_amount) if run else None
 
 

@@ -79,6 +79,12 @@ def working_on(model, run_id: int) -> Iterator[bool]:
             pass  # the connection is gone, and its lock with it
 
 
+def work_on_run(model, run_id: int, execute):
+    """`execute(run_id=…)` while holding the run's lock; None, without working, when a live twin holds it."""
+    with working_on(model, run_id) as mine:
+        return execute(run_id=run_id) if mine else None
+
+
 def worked_run_ids(model) -> set[int]:
     """The runs of this kind that a live task holds right now."""
     if connection.vendor != "postgresql":

@@ -16,8 +16,8 @@ from core.events import emit
 from core.models import Event, WebhookDelivery
 from core.services.webhooks import create_webhook_subscription
 from core.tasks import fan_out_pending_events, retry_due_webhook_deliveries
+from tests.core.conftest import receiver  # noqa: F401 - the core tests' local receiver serves here too
 from tests.reliability.test_crash_recovery import wait_for
-from tests.webhook_receiver import Receiver
 
 EVENTS = 8
 TRIALS = int(os.environ.get("RELIABILITY_CRASH_TRIALS", "5")) // 2
@@ -31,21 +31,15 @@ WORKER_ENV = {
 }
 
 
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    server.thread.start()
-    yield server
-    server.release.set()
-    server.server.shutdown()
-    server.server.server_close()
-
-
 @pytest.mark.postgres
 @pytest.mark.celery_worker
 @pytest.mark.parametrize("mode", WEBHOOK_TRIALS)
 def test_no_event_is_lost_or_acted_on_twice_across_a_worker_kill(
-    celery_workers, make_user, receiver, monkeypatch, mode
+    celery_workers,
+    make_user,
+    receiver,  # noqa: F811 - the fixture imported above
+    monkeypatch,
+    mode,
 ):
     owner = make_user("integrator")
     subscription = create_webhook_subscription(

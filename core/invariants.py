@@ -206,13 +206,6 @@ def check_invariants(using=None) -> list[Result]:
     return [Result(name, description, violations[name]) for name, (description, _) in CHECKS.items()]
 
 
-def check_invariants_and_fingerprint(using=None) -> tuple[list[Result], dict[str, str]]:
-    """`check_invariants()` and `fingerprint()` in one statement."""
-    values = _scalars({**{name: sql for name, (_, sql) in CHECKS.items()}, **FINGERPRINT}, using)
-    results = [Result(name, description, values[name]) for name, (description, _) in CHECKS.items()]
-    return results, {name: str(values[name]) for name in FINGERPRINT}
-
-
 def fingerprint(using=None) -> dict[str, str]:
     """Row counts and totals of the books, as strings (Decimals compare exactly)."""
     return {name: str(value) for name, value in _scalars(FINGERPRINT, using).items()}

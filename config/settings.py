@@ -263,10 +263,6 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stalled-billing-runs": {"task": "billing.tasks.requeue_stalled_billing_runs", "schedule": 300.0},
     "requeue-stalled-revenue-runs": {"task": "revrec.tasks.requeue_stalled_revenue_runs", "schedule": 300.0},
     "requeue-stalled-dunning-runs": {"task": "ledger.tasks.requeue_stalled_dunning_runs", "schedule": 300.0},
-    # Runs a lost worker left pending or running are queued again (core/services/run_recovery.py).
-    "requeue-stalled-billing-runs": {"task": "billing.tasks.requeue_stalled_billing_runs", "schedule": 300.0},
-    "requeue-stalled-revenue-runs": {"task": "revrec.tasks.requeue_stalled_revenue_runs", "schedule": 300.0},
-    "requeue-stalled-dunning-runs": {"task": "ledger.tasks.requeue_stalled_dunning_runs", "schedule": 300.0},
 }
 
 REST_FRAMEWORK = {

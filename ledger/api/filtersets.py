@@ -104,7 +104,9 @@ class ArItemFilterSet(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=ArItemKind.choices)
     currency = django_filters.CharFilter()
     open = django_filters.BooleanFilter(method="filter_open", help_text="true: only items with money open.")
-    due = django_filters.DateFromToRangeFilter(help_text="Due from due_after to due_before.")
+    due = django_filters.DateFromToRangeFilter(
+        field_name="due_date", help_text="Due from due_after to due_before."
+    )
 
     class Meta:
         model = ArItem

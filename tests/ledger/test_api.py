@@ -727,6 +727,12 @@ def test_ar_items_filters(finance_client, usd_entity, usd_client, two_invoices):
     settled = finance_client.get("/api/v1/ar-items/?open=false&kind=invoice").json()["results"]
     assert [i["invoice"] for i in settled] == [101]
     assert finance_client.get("/api/v1/ar-items/?kind=bogus").status_code == 400
+    due_in_march = finance_client.get(
+        "/api/v1/ar-items/?kind=invoice&due_after=2026-03-01&due_before=2026-03-31"
+    )
+    assert [i["invoice"] for i in due_in_march.json()["results"]] == [102]
+    due_by_february = finance_client.get("/api/v1/ar-items/?kind=invoice&due_before=2026-02-28").json()
+    assert [i["invoice"] for i in due_by_february["results"]] == [101]
 
 
 # Write-offs

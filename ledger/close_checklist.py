@@ -340,11 +340,13 @@ def revaluation_done(period: FiscalPeriod) -> ChecklistItem:
     """Item 4: open foreign-currency receivables are revalued at the month end's closing rate.
 
     The revaluation records itself as the journal entry keyed `fx-revaluation:<entity>:<month end>`; it
-    posts nothing when no item's booking rate differs from the closing rate, so neither is that needed.
+    posts nothing when no item's booking rate differs from the closing rate, or when the differences
+    cancel per client, so neither is that needed.
     """
     from ledger.errors import MissingExchangeRate
     from ledger.reports.aging import open_items_as_of
     from ledger.selectors import exchange_rate
+    from ledger.services.revaluation import revaluation_differences
 
     entity = period.legal_entity
     functional = entity.functional_currency
@@ -401,6 +403,12 @@ def revaluation_done(period: FiscalPeriod) -> ChecklistItem:
             OK,
             f"{items} foreign-currency receivables are open, all booked at the closing rate.",
         )
+        fix_url = fix_label = ""
+    elif not any(revaluation_differences(legal_entity=entity, period_end=period.end)[1].values()):
+        # Items at other rates whose differences cancel per client (an invoice and an unapplied credit
+        # at one rate): the revaluation has nothing to post, so no entry can ever be there.
+        status = OK
+        sentence = f"{items} foreign-currency receivables are open; revalued, they change AR by nothing."
         fix_url = fix_label = ""
     else:
         status = BLOCKING

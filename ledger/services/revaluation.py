@@ -45,28 +45,7 @@ def revalue_open_items(*, actor, legal_entity: LegalEntity, period_end: date) ->
     existing = JournalEntry.objects.filter(posting_key=key).first()
     if existing is not None:
         return existing
-    functional = legal_entity.functional_currency
-    items = (
-        open_items_as_of(legal_entity=legal_entity, as_of=period_end)
-        .exclude(currency=functional)
-        .values("client_id", "currency", "amount", "functional_amount", "rate", "open_as_of")
-    )
-    closing: dict[str, Decimal] = {}
-    differences: dict[tuple[int, str], Decimal] = defaultdict(lambda: ZERO)
-    for item in items:
-        currency = item["currency"]
-        open_amount = quantize(item["open_as_of"], currency)
-        if open_amount == 0:
-            continue
-        if currency not in closing:
-            closing[currency] = exchange_rate(currency, functional, period_end)
-        if open_amount == item["amount"]:
-            booked = item["functional_amount"]
-        else:
-            booked = quantize(open_amount * item["rate"], functional)
-        differences[(item["client_id"], currency)] += (
-            quantize(open_amount * closing[currency], functional) - booked
-        )
+    closing, differences = revaluation_differences(legal_entity=legal_entity, period_end=period_end)
     roles = accounts_by_role(legal_entity)
     memo = f"FX revaluation of open receivables at {period_end.isoformat()}"
     lines = []
@@ -109,6 +88,36 @@ def revalue_open_items(*, actor, legal_entity: LegalEntity, period_end: date) ->
         },
     )
     return entry
+
+
+def revaluation_differences(
+    *, legal_entity: LegalEntity, period_end: date
+) -> tuple[dict[str, Decimal], dict[tuple[int, str], Decimal]]:
+    """The closing rates used and, per (client, currency), what revaluing the items open on `period_end`
+    would add to AR in functional currency (see `revalue_open_items`). All zero: nothing to post."""
+    functional = legal_entity.functional_currency
+    items = (
+        open_items_as_of(legal_entity=legal_entity, as_of=period_end)
+        .exclude(currency=functional)
+        .values("client_id", "currency", "amount", "functional_amount", "rate", "open_as_of")
+    )
+    closing: dict[str, Decimal] = {}
+    differences: dict[tuple[int, str], Decimal] = defaultdict(lambda: ZERO)
+    for item in items:
+        currency = item["currency"]
+        open_amount = quantize(item["open_as_of"], currency)
+        if open_amount == 0:
+            continue
+        if currency not in closing:
+            closing[currency] = exchange_rate(currency, functional, period_end)
+        if open_amount == item["amount"]:
+            booked = item["functional_amount"]
+        else:
+            booked = quantize(open_amount * item["rate"], functional)
+        differences[(item["client_id"], currency)] += (
+            quantize(open_amount * closing[currency], functional) - booked
+        )
+    return closing, dict(differences)
 
 
 def _line(account, currency: str, difference: Decimal, memo: str, client_id: int | None = None) -> LineSpec:

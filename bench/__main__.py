@@ -361,6 +361,9 @@ def _growth(measurements: list[Measurement]) -> list[Measurement]:
     for name in SCALED:
         runs = sorted((m for m in measurements if m.workload == name), key=lambda m: m.scale)
         for smaller, larger in zip(runs, runs[1:], strict=False):
+            if larger.scale == smaller.scale:
+                # A floor held the scale (the smoke run's 200 overdue invoices): no growth to report.
+                continue
             growth = larger.seconds / smaller.seconds
             found.append(
                 Measurement(

@@ -458,13 +458,13 @@ class LedgerMachine(RuleBasedStateMachine):
         if drafts:
             release_invoices(actor=finance, invoices=drafts, issue_date=end)
         self.revenue_run(end)
-        revaluation = revalue_open_items(actor=finance, legal_entity=entity, period_end=end)
+        revalue_open_items(actor=finance, legal_entity=entity, period_end=end)
         self.steps_since_close = 0
         try:
             with transaction.atomic():
                 period = close_period(actor=finance, period=self.period(self.first_open), reason="Month end")
         except CloseBlocked as blocked:
-            self.check_known_block(blocked, end, revaluation)
+            self.check_known_block(blocked, end)
             return
         self.tally["close"] += 1
         self.first_open += 1
@@ -474,24 +474,17 @@ class LedgerMachine(RuleBasedStateMachine):
         self.digests[period.pk] = closed_period_digests()[period.pk]
         self.seconds["close month"] += perf_counter() - started
 
-    def check_known_block(self, blocked: CloseBlocked, end: date, revaluation) -> None:
-        """The close refusals the machine accepts: two known gaps, reported (they leave the month open).
-
-        1. In a reopened month, a credit note moves a contract's position after a later month's revenue
-           run: the month end's unbilled-revenue reclass cannot be redone (a run for that month end is
-           refused once a later one exists), so the reconciliation blocks the close (revrec).
-        2. Foreign receivables booked at other rates than the closing rate whose differences net to zero
-           per client (an invoice and an unapplied credit at one rate): the revaluation has nothing to
-           post, and the checklist, finding no revaluation entry, blocks the close (ledger).
-        """
+    def check_known_block(self, blocked: CloseBlocked, end: date) -> None:
+        """The one close refusal the machine accepts (a known gap, reported to revrec; the month stays
+        open): in a reopened month, a credit note moves a contract's position after a later month's
+        revenue run; the month end's unbilled-revenue reclass cannot be redone (a run for that month end
+        is refused once a later one exists), so the reconciliation blocks the close."""
         keys = {item["key"] for item in blocked.blockers}
-        if keys == {"fx_revaluation"} and revaluation is None:
-            self.tally["close blocked: revaluation nets to zero"] += 1
-            return
         later_run = RevenueRun.objects.filter(
             legal_entity=self.firm.entity, period_end__gt=end, status=RevenueRunStatus.COMPLETED
         ).exists()
         assert self.reopened and later_run and keys == {"reconciliations"}, f"close refused: {blocked}"
+        self.tally["close blocked: stale reclass in a reopened month"] += 1
         self.tally["close blocked: stale reclass in a reopened month"] += 1
 
     @precondition(lambda self: self.first_open > 0 and not self.reopened)

@@ -3,8 +3,8 @@
 An insight shows in the inbox of the roles in its `audience` and of its `owner`; admins see every one. A
 consultant's role never opens an inbox by audience: a consultant sees only the insights they own (their
 own timesheet anomalies). Reviewers act on what they see: dismissing needs a role of the insight's
-audience, so an owner who is only its subject cannot dismiss it. Starting a run needs finance, executive
-or project manager.
+audience, so an owner who is only its subject cannot dismiss it. Starting a run needs finance or project
+manager. Executives read every insight addressed to them and change none (DESIGN.md "Access").
 """
 
 from django.db import connection
@@ -12,7 +12,8 @@ from django.db.models import Q
 
 from core.roles import Role, has_role, user_roles
 
-RUN_STARTERS = (Role.FINANCE, Role.EXECUTIVE, Role.PROJECT_MANAGER)
+RUN_STARTERS = (Role.FINANCE, Role.PROJECT_MANAGER)
+READ_ONLY_ROLES = (Role.CONSULTANT, Role.EXECUTIVE)
 # Roles that may open the inbox: every role some detector addresses, and consultants for what they own.
 INBOX_ROLES = (
     Role.CONSULTANT,
@@ -46,8 +47,8 @@ def can_start_runs(user) -> bool:
 
 
 def can_review(user, insight) -> bool:
-    """True if `user` holds a role of the insight's audience (admins always)."""
-    return has_role(user, *[role for role in insight.audience if role != Role.CONSULTANT])
+    """True if `user` holds a role of the insight's audience other than a read-only one (admins always)."""
+    return has_role(user, *[role for role in insight.audience if role not in READ_ONLY_ROLES])
 
 
 def can_open_inbox(user) -> bool:

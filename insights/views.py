@@ -128,7 +128,7 @@ def reopen(request, pk: int):
 @role_required(*INBOX_ROLES)
 def run_start(request):
     if not can_start_runs(request.user):
-        raise PagePermissionDenied("Finance, executives and project managers start insight runs.")
+        raise PagePermissionDenied("Finance and project managers start insight runs.")
     try:
         run = start_insight_run(actor=request.user, as_of=timezone.localdate())
     except DomainError as exc:

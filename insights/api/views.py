@@ -1,7 +1,7 @@
 """Insights API: the inbox (list, detail, dismiss, reopen) and insight runs (start one, poll it).
 
 Everyone sees the insights their roles are the audience of, and the ones they own (a consultant only
-those); admins see all. Reviewers dismiss; finance, executives and project managers start runs. An API
+those); admins see all. Reviewers dismiss; finance and project managers start runs. An API
 key needs the `analytics:read` / `analytics:write` scope. Every write calls `insights.services`.
 """
 
@@ -22,7 +22,7 @@ from insights.selectors import visible_insights
 from insights.services.insights import dismiss_insight, reopen_insight
 from insights.services.runs import start_insight_run
 
-REVIEWERS = (Role.PROJECT_MANAGER, Role.RESOURCE_MANAGER, Role.FINANCE, Role.EXECUTIVE)
+REVIEWERS = (Role.PROJECT_MANAGER, Role.RESOURCE_MANAGER, Role.FINANCE)
 
 
 class InsightFilterSet(django_filters.FilterSet):
@@ -93,7 +93,7 @@ class InsightRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, base.S
     filterset_class = InsightRunFilterSet
     permission_classes = [
         *base.APIView.permission_classes,
-        role_permission(read=(*RUN_STARTERS, Role.RESOURCE_MANAGER), write=RUN_STARTERS),
+        role_permission(read=(*RUN_STARTERS, Role.RESOURCE_MANAGER, Role.EXECUTIVE), write=RUN_STARTERS),
     ]
 
     def visible(self):

@@ -13,7 +13,8 @@ from ledger.services.dunning import execute_dunning_run, start_nightly_dunning_r
 def run_dunning(run_id: int) -> str | None:
     """Execute a dunning run; a run already claimed or finished is left alone (safe to deliver twice).
 
-    The run marks itself failed when a chunk fails, so only errors before it claims the run are retried.
+    A transient database error mid-run hands the run back and the task retries it; any other failure
+    marks the run failed.
     """
     run = work_on_run(DunningRun, run_id, execute_dunning_run)
     return run.status if run else None

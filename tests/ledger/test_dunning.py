@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
-from django.db import connection
+from django.db import OperationalError, connection
 from django.utils import timezone
 from pypdf import PdfReader
 
@@ -544,6 +544,40 @@ def test_progress_is_saved_per_chunk(usd_entity, finance, run, monkeypatch):
     result = run(date(2026, 3, 1))
     assert seen == [0, 40, 80]
     assert (result.progress, result.notices_created, result.clients_evaluated) == (100, 5, 5)
+
+
+def test_a_transient_database_error_hands_the_run_back_and_the_retry_finishes_it(
+    usd_entity, finance, monkeypatch
+):
+    monkeypatch.setattr(dunning_runs, "CHUNK_CLIENTS", 2)
+    make_policy(finance, usd_entity, [level(1, 14, fee="5.00")])
+    for number in range(1, 6):
+        client = Account.objects.create(
+            name=f"Client {number}",
+            legal_entity=usd_entity,
+            currency="USD",
+            billing_email=f"c{number}@x.example",
+        )
+        post_invoice(usd_entity, client, number, "10.00", on=date(2026, 1, 2), due=date(2026, 2, 1))
+    started = start_dunning_run(actor=finance, legal_entity=usd_entity, as_of=date(2026, 3, 1))
+    real, calls = dunning_runs._notice_chunk, []
+
+    def drop_the_second_chunk_once(run_, policies, rows):
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(run_, policies, rows)
+
+    monkeypatch.setattr(dunning_runs, "_notice_chunk", drop_the_second_chunk_once)
+    with pytest.raises(OperationalError):
+        dunning_runs.execute_dunning_run(run_id=started.pk)
+    started.refresh_from_db()
+    assert (started.status, started.notices_created, started.error) == ("pending", 2, "")
+
+    retried = dunning_runs.execute_dunning_run(run_id=started.pk)
+    assert (retried.status, retried.notices_created, retried.progress) == ("completed", 5, 100)
+    assert DunningNoticeItem.objects.count() == 5
+    assert sorted(DunningNotice.objects.values_list("fee_amount", flat=True)) == [Decimal("5.00")] * 5
 
 
 # Starting runs

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import (
     BigIntegerField,
     Case,
@@ -30,6 +30,7 @@ from core import audit
 from core.errors import Conflict, DomainError, ValidationFailed
 from core.money import format_money
 from core.roles import Role, require_role
+from core.services.run_recovery import TRANSIENT_DATABASE_ERRORS
 from ledger.choices import ArItemKind, DunningRunStatus, DunningRunTrigger, HoldKind, HoldStatus
 from ledger.models import CollectionHold, DunningNoticeItem, DunningPolicy, DunningRun, LegalEntity
 from ledger.reports.aging import open_items_as_of
@@ -314,8 +315,9 @@ def execute_dunning_run(*, run_id: int) -> DunningRun | None:
     """The task body: claim the run, notice its overdue invoices chunk by chunk, and finish it.
 
     Claiming is a conditional UPDATE (pending, or running but lost with its worker → running), so a
-    duplicate delivery of the task does nothing. A failure marks the run failed with the error; the chunks
-    committed before stay, and a later run continues with what is left.
+    duplicate delivery of the task does nothing. A transient database error hands the run back (pending)
+    for the task's retry; any other failure marks the run failed with the error. Either way the chunks
+    committed before stay, and the retry or a later run continues with what is left.
     """
     now = timezone.now()
     claimed = DunningRun.objects.filter(
@@ -328,11 +330,27 @@ def execute_dunning_run(*, run_id: int) -> DunningRun | None:
     run = DunningRun.objects.select_related("legal_entity", "created_by").get(pk=run_id)
     try:
         _execute(run)
+    except TRANSIENT_DATABASE_ERRORS:
+        # A dropped connection, a deadlock: hand the run back so the task's retry claims it again and
+        # continues with what is left (noticed items are unique per item and level).
+        _hand_back(run.pk)
+        raise
     except Exception as exc:
         logger.exception("Dunning run %s failed", run.pk)
         detail = exc.detail if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"
         return _finish(run, DunningRunStatus.FAILED, error=detail)
     return _finish(run, DunningRunStatus.COMPLETED)
+
+
+def _hand_back(run_id: int) -> None:
+    if not connection.in_atomic_block:
+        connection.close_if_unusable_or_obsolete()
+    try:
+        DunningRun.objects.filter(pk=run_id, status=DunningRunStatus.RUNNING).update(
+            status=DunningRunStatus.PENDING
+        )
+    except TRANSIENT_DATABASE_ERRORS:
+        logger.warning("Dunning run %s left running: the sweep claims it once its heartbeat is stale", run_id)
 
 
 def _execute(run: DunningRun) -> None:

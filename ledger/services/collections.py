@@ -409,7 +409,7 @@ def log_collection_call(
         raise ValidationFailed("A follow-up is today or later.", fields={"follow_up": ["In the past."]})
     owner = actor if getattr(actor, "is_authenticated", False) else None
     call = create_activity(
-        actor=None,
+        actor=actor,
         account=client,
         kind=ActivityKind.CALL,
         subject=f"Collections call: {summary}"[:200],
@@ -418,11 +418,11 @@ def log_collection_call(
         contact=contact,
         notes=notes,
     )
-    call = complete_activity(actor=None, activity=call)
+    call = complete_activity(actor=actor, activity=call)
     task = None
     if follow_up is not None:
         task = create_activity(
-            actor=None,
+            actor=actor,
             account=client,
             kind=ActivityKind.TASK,
             subject=f"Follow up collections call: {summary}"[:200],

@@ -7,12 +7,17 @@ from decimal import Decimal
 
 from django.db.models import DecimalField, Q, Sum
 from django.db.models.functions import TruncMonth
+from django.urls import reverse
 
 from analytics.kpis import KPIS, ZERO, percent, present, prior_period, trend, weekdays
 from analytics.models import DailyRollup, RollupState, TimeFact
 from analytics.selectors import kpi_report
+from billing.choices import ItemKind, PlanStatus
+from billing.models import PlanItem
 from crm.models import Contract
-from ledger.models import LegalEntity
+from ledger.choices import AccountRole, PeriodStatus
+from ledger.close_checklist import BLOCKING, OK, WARNING, close_checklist
+from ledger.models import AccountBalance, FiscalPeriod, LegalEntity
 from ledger.reports.aging import ar_aging
 from ledger.reports.dso import dso_countback
 from projects.choices import EntryStatus
@@ -279,3 +284,180 @@ def work_rows(*, start: date, end: date, person=None, project=None, client=None)
     if client:
         facts = facts.filter(project_id__in=Project.objects.filter(account_id=client).values("pk"))
     return facts.order_by("-date", "-time_entry_id")
+
+
+FORECAST_MONTHS = 3
+SCHEDULED_PARTS = {
+    ItemKind.INSTALMENT: "Fixed-fee instalments",
+    ItemKind.MILESTONE: "Milestones",
+    ItemKind.SUBSCRIPTION: "Subscription periods",
+    ItemKind.RETAINER_FEE: "Retainer fees",
+}
+
+
+def billing_forecast(today: date, months: int = FORECAST_MONTHS) -> dict:
+    """The forecast's `months` (first days, this month first) and, per currency, what each should invoice,
+    part by part: approved unbilled WIP (billable now: the first month) and the active billing plans'
+    scheduled items not yet billed nor cancelled, by kind and billing date (milestones by due date). An
+    item dated before this month is overdue for billing, so it is due now too. Two aggregate queries,
+    whatever the volume.
+
+    Time and materials not yet worked is not forecast: assignments carry hours but the rate they will be
+    billed at is only resolved when the time is rated."""
+    starts = _months_ahead(today, months)
+    last = _month_start(starts[-1] + timedelta(days=32)) - timedelta(days=1)
+    parts = defaultdict(lambda: defaultdict(lambda: [ZERO] * months))
+    wip = (
+        DailyRollup.objects.filter(date__lte=today, wip_value__gt=0)
+        .values_list("currency")
+        .annotate(total=Sum("wip_value", output_field=EXACT))
+        .order_by()
+    )
+    for currency, total in wip:
+        parts[currency]["wip"][0] += total
+    scheduled = (
+        PlanItem.objects.filter(
+            plan__status=PlanStatus.ACTIVE, invoice_line__isnull=True, cancelled=False, date__lte=last
+        )
+        .annotate(month=TruncMonth("date"))
+        .values_list("plan__currency", "kind", "month")
+        .annotate(total=Sum("amount", output_field=EXACT))
+        .order_by()
+    )
+    for currency, kind, month, total in scheduled:
+        index = starts.index(month) if month in starts else 0
+        parts[currency][kind][index] += total
+    result = []
+    for currency in sorted(parts):
+        rows = []
+        for key, label, source, url in _forecast_parts():
+            if key in parts[currency]:
+                values = [present(value, "money", currency) for value in parts[currency][key]]
+                rows.append({"key": key, "label": label, "source": source, "url": url, "values": values})
+        totals = [sum(column, ZERO) for column in zip(*(row["values"] for row in rows), strict=True)]
+        result.append({"currency": currency, "parts": rows, "totals": totals, "total": sum(totals, ZERO)})
+    return {"months": starts, "currencies": result}
+
+
+def _months_ahead(today: date, count: int) -> list[date]:
+    months = [_month_start(today)]
+    while len(months) < count:
+        months.append(_month_start(months[-1] + timedelta(days=32)))
+    return months
+
+
+def _forecast_parts() -> list[tuple[str, str, str, str]]:
+    """The forecast's parts in display order: key, label, where the figure comes from, its rows."""
+    plans = "Active billing plans' unbilled items"
+    return [
+        ("wip", "Unbilled WIP (billable now)", "Approved billable time and expenses not invoiced",
+         reverse("billing:report-wip")),
+        *((kind, label, plans, reverse("billing:report-forecast")) for kind, label in
+          SCHEDULED_PARTS.items()),
+    ]  # fmt: skip
+
+
+ROLLFORWARD_ROLES = (
+    # role, label, sign of its balance (debit − credit × sign), what increases it, what releases it
+    (AccountRole.DEFERRED_REVENUE, "Deferred revenue (contract liability)", -1, "Invoiced in advance",
+     "Recognised"),
+    (AccountRole.UNBILLED_REVENUE, "Unbilled revenue (contract asset)", 1, "Recognised ahead of billing",
+     "Billed"),
+)  # fmt: skip
+
+
+def revenue_rollforward(start: date, end: date, months: int = 6) -> list[dict]:
+    """Per legal entity (functional currency) and contract balance account role: opening + increases −
+    releases = closing, for the period from `start` to `end` and for each of the `months` months up to
+    `end` (the last one to `end`). Deferred revenue rises with credits (invoices ahead of delivery) and is
+    released by debits (recognition); unbilled revenue the other way round. Read from the ledger's per-day
+    balances; closing is read on its own, so `balanced` proves the equation to the cent."""
+    first = _months_back(end, months)[0]
+    entities = list(LegalEntity.objects.order_by("name"))
+    result = []
+    for role, label, sign, increase, release in ROLLFORWARD_ROLES:
+        period = _role_movements(role, sign, start, end, by_month=False)
+        monthly = _role_movements(role, sign, first, end, by_month=True)
+        for entity in entities:
+            currency = entity.functional_currency
+            rows = [_rollforward_row(f"{start:%d %b %Y} – {end:%d %b %Y}", period, entity.pk, None, currency)]
+            balance = monthly["opening"].get(entity.pk, ZERO)
+            for month in _months_back(end, months):
+                row = _rollforward_row(month.strftime("%b %Y"), monthly, entity.pk, month, currency, balance)
+                balance = row["closing_exact"]
+                rows.append(row)
+            result.append(
+                {"entity": entity, "currency": currency, "role": role, "label": label,
+                 "increase_label": increase, "release_label": release, "period": rows[0], "months": rows[1:]}
+            )  # fmt: skip
+    return result
+
+
+def _role_movements(role: str, sign: int, first: date, end: date, *, by_month: bool) -> dict:
+    """The functional balance of `role`'s accounts before `first` and on `end` per entity, and the
+    movements in between (per entity, or per entity and month) split into increases and releases."""
+    lines = AccountBalance.objects.filter(account__role=role).order_by()
+    debit = Sum("functional_debit", output_field=EXACT)
+    credit = Sum("functional_credit", output_field=EXACT)
+
+    def balances(**dates):
+        rows = lines.filter(**dates).values_list("legal_entity_id").annotate(d=debit, c=credit)
+        return {entity: sign * ((d or ZERO) - (c or ZERO)) for entity, d, c in rows}
+
+    keys = ("legal_entity_id", "month") if by_month else ("legal_entity_id",)
+    window = lines.filter(date__gte=first, date__lte=end)
+    if by_month:
+        window = window.annotate(month=TruncMonth("date"))
+    movements = {}
+    for row in window.values(*keys).annotate(d=debit, c=credit):
+        up, down = (row["d"], row["c"]) if sign > 0 else (row["c"], row["d"])
+        movements[(row["legal_entity_id"], row.get("month"))] = (up or ZERO, down or ZERO)
+    return {
+        "opening": balances(date__lt=first),
+        "closing": balances(date__lte=end),
+        "movements": movements,
+    }
+
+
+def _rollforward_row(label, data, entity_id, month, currency, opening=None) -> dict:
+    opening = data["opening"].get(entity_id, ZERO) if opening is None else opening
+    up, down = data["movements"].get((entity_id, month), (ZERO, ZERO))
+    closing = opening + up - down
+    row = {"label": label, "month": month, "closing_exact": closing}
+    for name, value in (("opening", opening), ("increase", up), ("release", down), ("closing", closing)):
+        row[name] = present(value, "money", currency)
+    if month is None:
+        # The ledger's own closing balance, read apart from the movements: the equation's proof.
+        row["ledger_closing"] = present(data["closing"].get(entity_id, ZERO), "money", currency)
+        row["balanced"] = row["ledger_closing"] == row["closing"]
+    return row
+
+
+def close_status(today: date) -> list[dict]:
+    """Per legal entity: its last closed period, the open period to close next (the earliest open one
+    started by `today`) and that period's close checklist, item by item."""
+    periods = defaultdict(list)
+    for period in FiscalPeriod.objects.filter(start__lte=today).select_related("legal_entity"):
+        periods[period.legal_entity_id].append(period)
+    result = []
+    for entity in LegalEntity.objects.order_by("name"):
+        own = sorted(periods[entity.pk], key=lambda period: period.start)
+        closed = [period for period in own if period.status == PeriodStatus.CLOSED]
+        current = next((period for period in own if period.status == PeriodStatus.OPEN), None)
+        checklist = close_checklist(current) if current else None
+        result.append(
+            {
+                "entity": entity,
+                "last_closed": closed[-1] if closed else None,
+                "current": current,
+                "items": checklist.items if checklist else [],
+                "counts": {
+                    status: sum(1 for item in checklist.items if item.status == status)
+                    for status in (BLOCKING, WARNING, OK)
+                }
+                if checklist
+                else {},
+                "can_close": checklist.can_close if checklist else False,
+            }
+        )
+    return result

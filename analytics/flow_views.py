@@ -10,23 +10,15 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from analytics import flow
-from analytics.views import SECTIONS
-from core.roles import Role, has_role
+from analytics.views import FLOW_READERS, sections_for
 from core.views import role_required
 from ledger.views.common import csv_response, wants_csv
 
-# Finance and executives run the firm's flow; project and resource managers read where work waits.
-FLOW_READERS = (Role.FINANCE, Role.EXECUTIVE, Role.PROJECT_MANAGER, Role.RESOURCE_MANAGER)
-FLOW_SECTION = ("analytics:flow", "Flow health", "flow", FLOW_READERS)
-
 
 def _render(request, template: str, context: dict):
-    sections = [
-        (url, label, key)
-        for url, label, key, roles in [*SECTIONS, FLOW_SECTION]
-        if not roles or has_role(request.user, *roles)
-    ]
-    return render(request, template, {"section": "flow", "analytics_sections": sections, **context})
+    return render(
+        request, template, {"section": "flow", "analytics_sections": sections_for(request.user), **context}
+    )
 
 
 def _chart(health: dict) -> dict:

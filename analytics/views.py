@@ -28,10 +28,13 @@ GROUP_LABELS = {
     "legal_entity": "Legal entity",
     "month": "Month",
 }
+# Finance and executives run the firm's flow; project and resource managers read where work waits.
+FLOW_READERS = (*FIRM, Role.PROJECT_MANAGER, Role.RESOURCE_MANAGER)
 SECTIONS = [
     ("analytics:executive", "Executive", "executive", FIRM),
     ("analytics:finance", "Finance", "finance", FIRM),
     ("analytics:projects", "Project health", "projects", (*FIRM, Role.PROJECT_MANAGER)),
+    ("analytics:flow", "Flow health", "flow", FLOW_READERS),
     ("analytics:explore", "KPI explorer", "explore", FIRM),
     ("analytics:me", "My time", "me", ()),
 ]
@@ -104,18 +107,19 @@ def _presets(today: date) -> list[tuple[str, date, date]]:
     ]
 
 
+def sections_for(user) -> list[tuple[str, str, str]]:
+    """The tab bar's dashboards `user` may open: url name, label, key."""
+    return [(url, label, key) for url, label, key, roles in SECTIONS if not roles or has_role(user, *roles)]
+
+
 def _render(request, template: str, context: dict, *, section: str):
-    sections = [
-        (url, label, key)
-        for url, label, key, roles in SECTIONS
-        if not roles or has_role(request.user, *roles)
-    ]
     freshness = dashboards.freshness()
     return render(
         request,
         template,
-        {"section": section, "analytics_sections": sections, "freshness": freshness, **context},
-    )
+        {"section": section, "analytics_sections": sections_for(request.user), "freshness": freshness,
+         **context},
+    )  # fmt: skip
 
 
 def _spec(labels, unit, currency, datasets) -> dict:
@@ -203,6 +207,9 @@ def finance(request):
             ["client", "currency", "0_30", "31_60", "61_90", "over_90", "total"],
             ([r["client"], r["currency"], *r["buckets"].values(), r["total"]] for r in wip),
         )
+    today = timezone.localdate()
+    billing_ahead = dashboards.billing_forecast(today)
+    rollforward = dashboards.revenue_rollforward(start, end)
     context = {
         "form": form,
         "start": start,
@@ -210,7 +217,25 @@ def finance(request):
         "presets": presets,
         "wip": wip,
         "aging": dashboards.aging(end),
+        "billing_forecast": billing_ahead,
+        "rollforward": rollforward,
+        "close_status": dashboards.close_status(today),
     }
+    labels = [month.strftime("%b %Y") for month in billing_ahead["months"]]
+    for index, block in enumerate(billing_ahead["currencies"]):
+        block["chart_id"] = f"chart_billing_forecast_{index}"
+        block["chart"] = _spec(labels, "money", block["currency"], [
+            (part["label"], [str(v) for v in part["values"]], COLORS[i % len(COLORS)], None, None)
+            for i, part in enumerate(block["parts"])
+        ])  # fmt: skip
+    for index, block in enumerate(rollforward):
+        months = block["months"]
+        block["chart_id"] = f"chart_rollforward_{index}"
+        block["chart"] = _spec([row["label"] for row in months], "money", block["currency"], [
+            (block["increase_label"], [str(row["increase"]) for row in months], "#0d6efd", None, None),
+            (block["release_label"], [str(-row["release"]) for row in months], "#dc3545", None, None),
+            ("Closing balance", [str(row["closing"]) for row in months], "#212529", "line", None),
+        ])  # fmt: skip
     dso = dashboards.dso_trend(end)
     deferred = dashboards.deferred_by_month(end)
     context["dso_chart"] = _spec(

@@ -98,6 +98,8 @@ class DailyRollup(models.Model):
         indexes = [
             models.Index(fields=["person", "date"], name="daily_rollup_person"),
             models.Index(fields=["project", "date"], name="daily_rollup_project"),
+            # WIP is summed over all time, not the period: only the few cells that still hold some.
+            models.Index(fields=["date"], condition=~models.Q(wip_value=0), name="daily_rollup_wip"),
         ]
 
 

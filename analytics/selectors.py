@@ -19,7 +19,7 @@ from ledger.models import AccountBalance, ArItem, GLAccount, LegalEntity
 from ledger.reports.aging import ar_aging
 from ledger.reports.dso import dso_countback, dso_simple
 from projects.models import Person, Practice, Project
-from projects.selectors.availability import availability
+from projects.selectors.availability import Availability, availability
 from revrec.reports.rpo import rpo_disclosure
 
 EXACT = DecimalField(max_digits=30, decimal_places=6)
@@ -82,65 +82,79 @@ def _rollups(start: date | None, end: date, person: Person | None):
     return rows.annotate(month=TruncMonth("date"))
 
 
-def kpi_rows(*, start: date, end: date, group_by: str, person: Person | None = None) -> list[KpiRow]:
+def kpi_rows(
+    *,
+    start: date,
+    end: date,
+    group_by: str,
+    person: Person | None = None,
+    available: Availability | None = None,
+) -> list[KpiRow]:
     """Per group and currency, the period's work figures from the rollups (and GL revenue where the group
-    has a ledger dimension). `person` limits everything to that person's own rows (a consultant)."""
+    has a ledger dimension). `person` limits everything to that person's own rows (a consultant);
+    `available` is the range's availability when the caller already read it."""
     key_field, name_fields = ROLLUP_GROUPS[group_by]
     rows: dict[tuple, KpiRow] = {}
-    names: dict[object, str] = {}
-    # WIP is all approved work not yet billed on `end`, however old: its own sum, not limited by `start`.
-    aggregated = (
-        _rollups(start if group_by == "month" else None, end, person)
-        .values(key_field, *name_fields, "currency")
-        .annotate(
-            **{
-                name: Sum(column, filter=Q(date__gte=start), output_field=EXACT)
-                for name, column in SUMS.items()
-            },
-            wip=Sum("wip_value", output_field=EXACT),
-            cells=Count("pk", filter=Q(date__gte=start)),
-        )
-        .filter(Q(cells__gt=0) | Q(wip__gt=0))
+    fields = (key_field, *name_fields, "currency")
+    period = (
+        _rollups(start, end, person)
+        .values(*fields)
+        .annotate(**{name: Sum(column, output_field=EXACT) for name, column in SUMS.items()})
         .order_by()
     )
-    for values in aggregated:
+    # WIP is all approved work not yet billed on `end`, however old: its own sum, not limited by `start`.
+    # Only cells with WIP can change it, and the partial index holds just those, so no year-long scan.
+    wip_cells = _rollups(start if group_by == "month" else None, end, person).exclude(wip_value=0)
+    wip = {
+        tuple(values[field] for field in fields): _dec(values["wip"])
+        for values in wip_cells.values(*fields).annotate(wip=Sum("wip_value", output_field=EXACT)).order_by()
+    }
+    found = {tuple(values[field] for field in fields): values for values in period}
+    found |= {
+        cell: dict(zip(fields, cell, strict=True))
+        for cell, value in wip.items()
+        if cell not in found and value > 0
+    }
+    group_hours: dict[object, tuple[Decimal, Decimal]] = {}
+    for cell, values in found.items():
         key = values[key_field]
         if group_by == "month":
-            names[key] = key.strftime("%b %Y")
+            name = key.strftime("%b %Y")
         else:
-            names[key] = _name(values, name_fields) or (NO_PRACTICE if group_by == "practice" else "")
+            name = _name(values, name_fields) or (NO_PRACTICE if group_by == "practice" else "")
         measures = Measures(
-            currency=values["currency"], **{name: _dec(values[name]) for name in [*SUMS, "wip"]}
+            currency=values["currency"],
+            **{name: _dec(values.get(name)) for name in SUMS},
+            wip=wip.get(cell, ZERO),
         )
-        rows[(key, values["currency"])] = KpiRow(key, names[key], measures)
+        rows[(key, values["currency"])] = KpiRow(key, name, measures)
+        hours, billable = group_hours.get(key, (ZERO, ZERO))
+        group_hours[key] = (hours + measures.hours, billable + measures.billable_hours)
 
     # Utilization: the group's hours in every currency over its people's capacity.
     if group_by in PEOPLE_KEYS or group_by == "month":
-        hours = {
-            values[key_field]: (_dec(values["h"]), _dec(values["b"]))
-            for values in _rollups(start, end, person)
-            .values(key_field)
-            .annotate(h=Sum("hours", output_field=EXACT), b=Sum("billable_hours", output_field=EXACT))
-            .order_by()
-        }
-        for key, available in _capacity(group_by, start, end, person).items():
-            matching = [row for (row_key, _), row in rows.items() if row_key == key]
-            if not matching and available and group_by != "month":
-                # Someone with capacity and no approved time: 0% utilization, not absent.
-                rows[(key, None)] = KpiRow(key, _capacity_name(group_by, key), Measures())
-                matching = [rows[(key, None)]]
-            for row in matching:
-                row.measures.available_hours = available
-                row.measures.group_hours = hours.get(key, (ZERO, ZERO))
+        by_key = defaultdict(list)
+        for (key, _currency), row in rows.items():
+            by_key[key].append(row)
+        capacity = _capacity(group_by, start, end, available or availability(start, end, person))
+        # Someone with capacity and no approved time: 0% utilization, not absent.
+        idle = [key for key, hours in capacity.items() if hours and key not in by_key and group_by != "month"]
+        for key, name in _capacity_names(group_by, idle).items():
+            rows[(key, None)] = KpiRow(key, name, Measures())
+            by_key[key].append(rows[(key, None)])
+        for key, hours in capacity.items():
+            for row in by_key.get(key, ()):
+                row.measures.available_hours = hours
+                row.measures.group_hours = group_hours.get(key, (ZERO, ZERO))
 
     if group_by in GL_GROUPS and person is None:
-        for key, currency, revenue in _gl_revenue(start, end, GL_GROUPS[group_by]):
+        revenue = _gl_revenue(start, end, GL_GROUPS[group_by])
+        names = _gl_names(group_by, {key for key, currency, _ in revenue if (key, currency) not in rows})
+        for key, currency, amount in revenue:
             row = rows.get((key, currency))
             if row is None:
-                row = rows[(key, currency)] = KpiRow(
-                    key, _gl_name(group_by, key), Measures(currency=currency)
-                )
-            row.measures.revenue = revenue
+                row = rows[(key, currency)] = KpiRow(key, names[key], Measures(currency=currency))
+            row.measures.revenue = amount
 
     def order(row: KpiRow):
         first = row.key if group_by == "month" else str(row.name).lower()
@@ -153,10 +167,9 @@ def _next_month(month: date) -> date:
     return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
-def _capacity(group_by: str, start: date, end: date, person: Person | None) -> dict:
+def _capacity(group_by: str, start: date, end: date, available: Availability) -> dict:
     """Available hours per group: active people's capacity on the range's weekdays, less holidays and time
     off (`projects.selectors.availability`)."""
-    available = availability(start, end, person)
     capacity: dict[object, Decimal] = defaultdict(lambda: ZERO)
     if group_by == "month":
         month = date(start.year, start.month, 1)
@@ -171,27 +184,38 @@ def _capacity(group_by: str, start: date, end: date, person: Person | None) -> d
     return capacity
 
 
-def _capacity_name(group_by: str, key) -> str:
+def _capacity_names(group_by: str, keys: list) -> dict:
+    """The names of groups that have capacity but no rows, in one query."""
+    if not keys:
+        return {}
     if group_by == "person":
-        return Person.objects.filter(pk=key).values_list("name", flat=True).first() or ""
+        names = dict(Person.objects.filter(pk__in=keys).values_list("pk", "name"))
+        return {key: names.get(key) or "" for key in keys}
     if group_by == "practice":
-        return Practice.objects.filter(pk=key).values_list("name", flat=True).first() or NO_PRACTICE
-    return LegalEntity.objects.filter(pk=key).values_list("name", flat=True).first() or ""
+        names = dict(Practice.objects.filter(pk__in=[key for key in keys if key]).values_list("pk", "name"))
+        return {key: names.get(key) or NO_PRACTICE for key in keys}
+    names = dict(LegalEntity.objects.filter(pk__in=keys).values_list("pk", "name"))
+    return {key: names.get(key) or "" for key in keys}
 
 
-def _gl_name(group_by: str, key) -> str:
+def _gl_names(group_by: str, keys: set) -> dict:
+    """The names of the groups that have GL revenue but no work rows, in one query."""
+    from crm.models import Account
+
     if group_by == "month":
-        return key.strftime("%b %Y")
+        return {key: key.strftime("%b %Y") for key in keys}
+    wanted = [key for key in keys if key]
     if group_by == "client":
-        from crm.models import Account
-
-        return Account.objects.filter(pk=key).values_list("name", flat=True).first() or "No client"
+        names = dict(Account.objects.filter(pk__in=wanted).values_list("pk", "name"))
+        return {key: names.get(key) or "No client" for key in keys}
     if group_by == "project":
-        from projects.models import Project
-
-        project = Project.objects.filter(pk=key).first()
-        return f"{project.code} {project.name}" if project else "No project"
-    return LegalEntity.objects.filter(pk=key).values_list("name", flat=True).first() or ""
+        names = {
+            pk: f"{code} {name}"
+            for pk, code, name in Project.objects.filter(pk__in=wanted).values_list("pk", "code", "name")
+        }
+        return {key: names.get(key) or "No project" for key in keys}
+    names = dict(LegalEntity.objects.filter(pk__in=wanted).values_list("pk", "name"))
+    return {key: names.get(key) or "" for key in keys}
 
 
 def _gl_revenue(start: date, end: date, key_field: str) -> list[tuple]:
@@ -328,7 +352,8 @@ def kpi_report(
     """The `kpis/` answer: rows per group and currency, and totals per currency with the firm's balances
     (all of them only for the whole firm; a consultant's report covers their own work only). Pages that
     only chart the rows pass `balances=False` to skip the ledger, revenue and CRM reads."""
-    rows = kpi_rows(start=start, end=end, group_by=group_by, person=person)
+    available = availability(start, end, person)
+    rows = kpi_rows(start=start, end=end, group_by=group_by, person=person, available=available)
     totals: dict[str, Measures] = {}
     for row in rows:
         currency = row.measures.currency
@@ -338,7 +363,7 @@ def kpi_report(
         total.add(row.measures)
     all_hours = sum((row.measures.hours for row in rows), ZERO)
     all_billable = sum((row.measures.billable_hours for row in rows), ZERO)
-    capacity = sum(_capacity("month", start, end, person).values(), ZERO)
+    capacity = sum(_capacity("month", start, end, available).values(), ZERO)
     median, p90 = days_to_invoice(start=start, end=end, person=person)
     firm = person is None and balances
     entities = entity_figures(start=start, end=end) if firm else []

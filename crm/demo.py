@@ -349,10 +349,17 @@ def _backdate(deal: Opportunity, created: date, close: date) -> None:
 
     changes = list(StageChange.objects.filter(opportunity=deal).order_by("id"))
     span = max((close - created).days, len(changes))
+    last = None
     for number, change in enumerate(changes):
         day = created + timedelta(days=span * number // max(len(changes) - 1, 1))
         moment = timezone.make_aware(timezone.datetime.combine(min(day, close), timezone.datetime.min.time()))
-        StageChange.objects.filter(pk=change.pk).update(changed_at=moment + timedelta(hours=9 + number))
-    Opportunity.objects.filter(pk=deal.pk).update(
-        created_at=timezone.make_aware(timezone.datetime.combine(created, timezone.datetime.min.time()))
-    )
+        last = moment + timedelta(hours=9 + number)
+        StageChange.objects.filter(pk=change.pk).update(changed_at=last)
+    backdated = {
+        "created_at": timezone.make_aware(timezone.datetime.combine(created, timezone.datetime.min.time()))
+    }
+    if last is not None:
+        # The deal entered its current stage (and a closed one closed) with its last change, not today.
+        backdated["stage_changed_at"] = last
+        Opportunity.objects.filter(pk=deal.pk, closed_at__isnull=False).update(closed_at=last)
+    Opportunity.objects.filter(pk=deal.pk).update(**backdated)

@@ -79,7 +79,12 @@ def kpi_cards(start: date, end: date, currency: str | None) -> list[dict]:
 
 def currencies(end: date) -> list[str]:
     found = set(LegalEntity.objects.values_list("functional_currency", flat=True))
-    found |= set(DailyRollup.objects.filter(date__lte=end).values_list("currency", flat=True).distinct())
+    worked = DailyRollup.objects.filter(date__lte=end).order_by("currency").values_list("currency", flat=True)
+    # A skip scan over the (currency, date) index: the next currency after the last one found.
+    currency = worked.first()
+    while currency is not None:
+        found.add(currency)
+        currency = worked.filter(currency__gt=currency).first()
     return sorted(found)
 
 

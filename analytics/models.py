@@ -47,6 +47,12 @@ class TimeFact(models.Model):
         indexes = [
             models.Index(fields=["invoice_id"], name="time_fact_invoice"),
             models.Index(fields=["date", "person_id", "project_id"], name="time_fact_cell"),
+            # Days to invoice of the time approved in a range, read from the index alone.
+            models.Index(
+                fields=["approved_on", "days_to_invoice"],
+                condition=models.Q(days_to_invoice__isnull=False),
+                name="time_fact_days_to_invoice",
+            ),
         ]
 
 
@@ -100,6 +106,8 @@ class DailyRollup(models.Model):
             models.Index(fields=["project", "date"], name="daily_rollup_project"),
             # WIP is summed over all time, not the period: only the few cells that still hold some.
             models.Index(fields=["date"], condition=~models.Q(wip_value=0), name="daily_rollup_wip"),
+            # The currencies worked in, found one index probe each rather than by a scan of every cell.
+            models.Index(fields=["currency", "date"], name="daily_rollup_currency"),
         ]
 
 

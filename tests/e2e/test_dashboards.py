@@ -108,6 +108,29 @@ def test_finance_and_a_consultants_own_page(page, make_user, firm, people):  # n
     expect(page.get_by_role("heading", name="Missing time")).to_be_visible()
 
 
+def test_finance_forecast_rollforward_and_close_status(page, make_user, firm):  # noqa: F811
+    """The three finance panels drawn: the forecast (Initech's 1,800.00 WIP billable now: one part over
+    three months), the deferred revenue roll-forward's chart (three series over six months), and the close
+    status leading to the open period's checklist; the flow pages share the tab bar."""
+    refresh_rollups(actor=None)
+    sign_in(page, make_user(Role.FINANCE))
+    page.goto("/dashboards/finance/?start=2026-03-01&end=2026-03-31")
+    forecast = page.locator('[data-panel="billing-forecast"]')
+    expect(forecast.locator('[data-part="wip"]')).to_contain_text("$1,800.00")
+    assert chart_points(page, "chart_billing_forecast_0") == 3
+    expect(page.locator('[data-panel="rollforward"] [data-row="period"]').first).to_be_visible()
+    assert chart_points(page, "chart_rollforward_0") == 18
+    close = page.locator('[data-table="close-status"]')
+    expect(close.locator("[data-item]")).to_have_count(6)
+    close.get_by_role("link", name="Jan 2026").click()
+    expect(page.get_by_role("heading", name=re.compile("^Month-end close 2026-01"), level=1)).to_be_visible()
+    page.goto("/dashboards/finance/")
+    page.get_by_role("navigation", name="Dashboards").get_by_role("link", name="Flow health").click()
+    expect(page.get_by_role("heading", name="Flow health", level=1)).to_be_visible()
+    page.get_by_role("navigation", name="Dashboards").get_by_role("link", name="Finance").click()
+    expect(page.get_by_role("heading", name="Finance dashboard", level=1)).to_be_visible()
+
+
 def test_a_projects_health_and_burn_down(page, make_user, firm):  # noqa: F811
     Project.objects.filter(pk=firm.p1.pk).update(budget_hours=100, budget_amount=10000)
     refresh_rollups(actor=None)

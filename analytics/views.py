@@ -20,6 +20,11 @@ from projects.models import Person, Project
 
 FIRM = (Role.EXECUTIVE, Role.FINANCE)
 COLORS = ["#0d6efd", "#dc3545", "#198754", "#fd7e14", "#6f42c1"]
+# One colour per forecast part, the same in every currency's chart.
+FORECAST_COLORS = {
+    "wip": "#0d6efd", "instalment": "#20c997", "milestone": "#6f42c1", "subscription": "#fd7e14",
+    "retainer_fee": "#dc3545",
+}  # fmt: skip
 GROUP_LABELS = {
     "practice": "Practice",
     "client": "Client",
@@ -225,8 +230,8 @@ def finance(request):
     for index, block in enumerate(billing_ahead["currencies"]):
         block["chart_id"] = f"chart_billing_forecast_{index}"
         block["chart"] = _spec(labels, "money", block["currency"], [
-            (part["label"], [str(v) for v in part["values"]], COLORS[i % len(COLORS)], None, None)
-            for i, part in enumerate(block["parts"])
+            (part["label"], [str(v) for v in part["values"]], FORECAST_COLORS[part["key"]], None, None)
+            for part in block["parts"]
         ])  # fmt: skip
     for index, block in enumerate(rollforward):
         months = block["months"]

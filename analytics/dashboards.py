@@ -448,13 +448,16 @@ def close_status(today: date) -> list[dict]:
     for entity in LegalEntity.objects.order_by("name"):
         own = sorted(periods[entity.pk], key=lambda period: period.start)
         closed = [period for period in own if period.status == PeriodStatus.CLOSED]
-        current = next((period for period in own if period.status == PeriodStatus.OPEN), None)
+        still_open = [period for period in own if period.status == PeriodStatus.OPEN]
+        current = still_open[0] if still_open else None
         checklist = close_checklist(current) if current else None
         result.append(
             {
                 "entity": entity,
                 "last_closed": closed[-1] if closed else None,
                 "current": current,
+                # Months started and not closed: how far the close runs behind.
+                "open_count": len(still_open),
                 "items": checklist.items if checklist else [],
                 "counts": {
                     status: sum(1 for item in checklist.items if item.status == status)

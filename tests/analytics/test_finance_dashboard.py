@@ -138,6 +138,7 @@ def test_close_status(finance, entity):
     assert row["entity"] == entity
     assert row["last_closed"].start == date(2026, 1, 1)
     assert row["current"].start == date(2026, 2, 1)
+    assert row["open_count"] == 2  # February and March
     assert [item.key for item in row["items"]] == [
         "approvals", "billing", "revenue", "fx_revaluation", "reconciliations", "trial_balance",
     ]  # fmt: skip
@@ -159,6 +160,7 @@ def test_page_shows_the_three_panels(scheduled, contract_balances, browser):
     assert 'data-chart="chart_rollforward_0"' in page and 'id="chart_rollforward_0"' in page
     period = FiscalPeriod.objects.filter(status=PeriodStatus.OPEN).order_by("start").first()
     assert f'href="/ledger/periods/{period.pk}/"' in page
+    assert "and 11 later months open" in page  # all twelve months of 2026 have started by now
 
 
 def test_page_empty_states(db, browser):

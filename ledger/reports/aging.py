@@ -3,7 +3,7 @@
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import DecimalField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from core.errors import ValidationFailed
@@ -36,12 +36,14 @@ def open_items_as_of(*, legal_entity: LegalEntity, as_of: date) -> QuerySet[ArIt
         )
         return Coalesce(Subquery(total, output_field=AMOUNT), Value(ZERO), output_field=AMOUNT)
 
-    touched_later = Allocation.objects.filter(
-        Q(debit_item=OuterRef("pk")) | Q(credit_item=OuterRef("pk")), date__gt=as_of
-    )
+    # Read once as hashed sub-selects: a correlated EXISTS would probe the allocations for every item
+    # of the entity, closed or not.
+    later = Allocation.objects.filter(date__gt=as_of)
     return (
         ArItem.objects.filter(legal_entity=legal_entity, date__lte=as_of)
-        .filter(~Q(open_amount=0) | Q(Exists(touched_later)))
+        .filter(
+            ~Q(open_amount=0) | Q(pk__in=later.values("debit_item")) | Q(pk__in=later.values("credit_item"))
+        )
         .annotate(open_as_of=F("amount") - applied("debit_item") + applied("credit_item"))
     )
 

@@ -97,7 +97,7 @@ def test_home_follows_role_priority(client, login, monkeypatch):
 @pytest.mark.parametrize(
     ("roles", "is_staff", "expected"),
     [
-        ([Role.CONSULTANT], False, ["Home", "My week", "My utilization", "API keys", "API docs"]),
+        ([Role.CONSULTANT], False, ["Home", "My week", "My utilization", "Insights", "API keys", "API docs"]),
         ([Role.INTEGRATOR], False, ["Home", "Sales", "API keys", "Webhooks", "Events", "API docs"]),
         (
             [Role.FINANCE],
@@ -111,6 +111,7 @@ def test_home_follows_role_priority(client, login, monkeypatch):
                 "Revenue",
                 "Dashboards",
                 "Flow health",
+                "Insights",
                 "API keys",
                 "Events",
                 "Audit log",
@@ -134,6 +135,7 @@ def test_home_follows_role_priority(client, login, monkeypatch):
                 "Project health",
                 "Flow health",
                 "My utilization",
+                "Insights",
                 "API keys",
                 "Webhooks",
                 "Events",
@@ -158,6 +160,7 @@ def test_home_follows_role_priority(client, login, monkeypatch):
                 "Project health",
                 "Flow health",
                 "My utilization",
+                "Insights",
                 "API keys",
                 "Webhooks",
                 "Events",

@@ -6,65 +6,136 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ledger', '0010_dunning_run_holds'),
-        ('projects', '0002_time_expenses_staffing'),
+        ("ledger", "0010_dunning_run_holds"),
+        ("projects", "0002_time_expenses_staffing"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Practice',
+            name="Practice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('active', models.BooleanField(default=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("active", models.BooleanField(default=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.AddField(
-            model_name='person',
-            name='practice',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='people', to='projects.practice'),
+            model_name="person",
+            name="practice",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="people",
+                to="projects.practice",
+            ),
         ),
         migrations.AddField(
-            model_name='project',
-            name='practice',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='projects', to='projects.practice'),
+            model_name="project",
+            name="practice",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="projects",
+                to="projects.practice",
+            ),
         ),
         migrations.CreateModel(
-            name='Holiday',
+            name="Holiday",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('date', models.DateField()),
-                ('name', models.CharField(max_length=100)),
-                ('legal_entity', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='holidays', to='ledger.legalentity')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("date", models.DateField()),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "legal_entity",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="holidays",
+                        to="ledger.legalentity",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['legal_entity', 'date'],
-                'constraints': [models.UniqueConstraint(fields=('legal_entity', 'date'), name='holiday_entity_date')],
+                "ordering": ["legal_entity", "date"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("legal_entity", "date"), name="holiday_entity_date")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='TimeOff',
+            name="TimeOff",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('vacation', 'Vacation'), ('sick', 'Sick leave'), ('training', 'Training'), ('other', 'Other')], default='vacation', max_length=10)),
-                ('start', models.DateField()),
-                ('end', models.DateField()),
-                ('hours_per_day', models.DecimalField(decimal_places=2, default=8, max_digits=4)),
-                ('note', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('person', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='time_off', to='projects.person')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("vacation", "Vacation"),
+                            ("sick", "Sick leave"),
+                            ("training", "Training"),
+                            ("other", "Other"),
+                        ],
+                        default="vacation",
+                        max_length=10,
+                    ),
+                ),
+                ("start", models.DateField()),
+                ("end", models.DateField()),
+                ("hours_per_day", models.DecimalField(decimal_places=2, default=8, max_digits=4)),
+                ("note", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "person",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="time_off",
+                        to="projects.person",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['person', 'start'],
-                'indexes': [models.Index(fields=['person', 'start', 'end'], name='time_off_person_range')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('end__gte', models.F('start'))), name='time_off_dates'), models.CheckConstraint(condition=models.Q(('hours_per_day__gt', 0), ('hours_per_day__lte', 24)), name='time_off_hours_range')],
+                "ordering": ["person", "start"],
+                "indexes": [models.Index(fields=["person", "start", "end"], name="time_off_person_range")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("end__gte", models.F("start"))), name="time_off_dates"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("hours_per_day__gt", 0), ("hours_per_day__lte", 24)),
+                        name="time_off_hours_range",
+                    ),
+                ],
             },
         ),
     ]

@@ -105,7 +105,8 @@ def execute_insight_run(*, run_id: int) -> InsightRun | None:
     """The task body: claim the run, store each kind's findings in its own transaction, finish it.
 
     Claiming is a conditional UPDATE, so a second delivery of the task does nothing. A detector that
-    raises fails the run with its message; the kinds stored before it stay stored.
+    raises stores nothing of its kind; the other kinds still run and are stored, and the run ends failed
+    with each failing kind's message.
     """
     now = timezone.now()
     claimed = InsightRun.objects.filter(pk=run_id, status=InsightRunStatus.PENDING).update(
@@ -115,6 +116,7 @@ def execute_insight_run(*, run_id: int) -> InsightRun | None:
         return InsightRun.objects.filter(pk=run_id).first()
     run = InsightRun.objects.get(pk=run_id)
     kinds = run.kinds or list(InsightKind.values)
+    errors = []
     for done, kind in enumerate(kinds, 1):
         try:
             with transaction.atomic():
@@ -125,12 +127,15 @@ def execute_insight_run(*, run_id: int) -> InsightRun | None:
                     raised=F("raised") + raised,
                     updated=F("updated") + updated,
                     cleared=F("cleared") + cleared,
-                    progress=done * 100 // len(kinds),
                 )
         except Exception as exc:
+            # One broken detector must not hide the others' findings: note it and go on.
             logger.exception("Insight run %s failed in %s", run.pk, kind)
             message = exc.detail if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"
-            return _finish(run, InsightRunStatus.FAILED, error=f"{InsightKind(kind).label}: {message}")
+            errors.append(f"{InsightKind(kind).label}: {message}")
+        InsightRun.objects.filter(pk=run.pk).update(progress=done * 100 // len(kinds))
+    if errors:
+        return _finish(run, InsightRunStatus.FAILED, error="; ".join(errors))
     return _finish(run, InsightRunStatus.COMPLETED)
 
 

@@ -131,16 +131,17 @@ def test_only_the_run_kinds_are_cleared(detectors, run_now):
     }
 
 
-def test_a_failing_detector_fails_the_run_and_keeps_the_kinds_before_it(detectors, run_now):
+def test_a_failing_detector_fails_the_run_and_the_other_kinds_are_still_stored(detectors, run_now):
     detectors["timesheet_anomaly"] = [finding("1")]
     detectors["margin_risk"] = ZeroDivisionError("budget is zero")
+    detectors["collections_risk"] = [finding("2", kind="collections_risk")]
 
-    run = run_now(kinds=("timesheet_anomaly", "margin_risk"))
+    run = run_now(kinds=("timesheet_anomaly", "margin_risk", "collections_risk"))
 
     assert run.status == InsightRunStatus.FAILED
     assert run.error == "Margin risk: ZeroDivisionError: budget is zero"
-    assert (run.raised, run.progress) == (1, 50)
-    assert list(Insight.objects.values_list("kind", flat=True)) == ["timesheet_anomaly"]
+    assert (run.raised, run.progress) == (2, 100)
+    assert sorted(Insight.objects.values_list("kind", flat=True)) == ["collections_risk", "timesheet_anomaly"]
     assert AuditEvent.objects.filter(action="insight_run.failed", object_id=str(run.pk)).exists()
 
 

@@ -2,9 +2,10 @@
 
 Two layers: a fact row per approved time entry / expense (what it contributes, keyed by its own id, so a
 refresh knows which day/person/project cell it used to count in), and the daily cell per
-(day, person, project) the pages aggregate. GL revenue is rolled up per month, account, client and
-project from journal lines. All are derived data: `rebuild_rollups` recreates them from scratch, and the
-incremental refresh must always agree with it (tests prove it).
+(day, person, project) the pages aggregate, summed again per month for periods of whole months. GL
+revenue is rolled up per month, account, client and project from journal lines. All are derived data:
+`rebuild_rollups` recreates them from scratch, and the incremental refresh must always agree with it
+(tests prove it).
 """
 
 from django.db import models
@@ -108,6 +109,54 @@ class DailyRollup(models.Model):
             models.Index(fields=["date"], condition=~models.Q(wip_value=0), name="daily_rollup_wip"),
             # The currencies worked in, found one index probe each rather than by a scan of every cell.
             models.Index(fields=["currency", "date"], name="daily_rollup_currency"),
+        ]
+
+
+class MonthlyRollup(models.Model):
+    """The daily cells of one person on one project in one month, summed (project currency).
+
+    Whole months of a KPI period read these instead of every day: a person books a project on many days
+    of a month, so a year by month reads a fraction of the daily cells. Derived from `DailyRollup` by the
+    same refresh, for exactly the months whose days it touched.
+    """
+
+    month = models.DateField()
+    person = models.ForeignKey(
+        "projects.Person", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    currency = models.CharField(max_length=3)
+    hours = models.DecimalField(**HOURS)
+    billable_hours = models.DecimalField(**HOURS)
+    standard_value = models.DecimalField(**AMOUNT)
+    billed_standard_value = models.DecimalField(**AMOUNT)
+    time_cost = models.DecimalField(**AMOUNT)
+    expense_cost = models.DecimalField(**AMOUNT)
+    billed_value = models.DecimalField(**AMOUNT)
+    wip_value = models.DecimalField(**AMOUNT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["month", "person", "project"], name="monthly_rollup_cell"),
+        ]
+        indexes = [models.Index(fields=["person", "month"], name="monthly_rollup_person")]
+
+
+class InvoiceLagRollup(models.Model):
+    """How many time entries approved on a day were invoiced how many days later: the firm's days-to-
+    invoice histogram, so its median and p90 over a range read a few rows per day, not every fact."""
+
+    approved_on = models.DateField()
+    days_to_invoice = models.IntegerField()
+    entries = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["approved_on", "days_to_invoice"], name="invoice_lag_rollup_cell"
+            ),
         ]
 
 

@@ -10,7 +10,7 @@ from django.db.models import Count, DecimalField, Q, Sum
 from django.db.models.functions import TruncMonth
 
 from analytics.kpis import ZERO, Measures, percent, percentile, present
-from analytics.models import DailyRollup, GLMonthRollup, TimeFact
+from analytics.models import DailyRollup, GLMonthRollup, InvoiceLagRollup, MonthlyRollup, TimeFact
 from core.roles import Role as UserRole
 from core.roles import has_role
 from crm.models import Contract, Opportunity
@@ -82,6 +82,33 @@ def _rollups(start: date | None, end: date, person: Person | None):
     return rows.annotate(month=TruncMonth("date"))
 
 
+def _period_sums(start: date, end: date, person: Person | None, fields: tuple) -> dict[tuple, dict]:
+    """The period's sums per value of `fields`: whole months from the monthly rollups, the days before the
+    first whole month and after the last one from the daily rollups."""
+    first_whole = start if start.day == 1 else _next_month(start)
+    end_month = date(end.year, end.month, 1)
+    after_whole = _next_month(end) if end + timedelta(days=1) == _next_month(end) else end_month
+    parts, edges = [], [(start, end)]
+    if first_whole < after_whole:
+        months = MonthlyRollup.objects.filter(month__gte=first_whole, month__lt=after_whole)
+        parts.append(months.filter(person=person) if person is not None else months)
+        edges = [(start, first_whole - timedelta(days=1)), (after_whole, end)]
+    parts += [_rollups(first, last, person) for first, last in edges if first <= last]
+    found: dict[tuple, dict] = {}
+    for part in parts:
+        sums = part.values(*fields).annotate(
+            **{name: Sum(column, output_field=EXACT) for name, column in SUMS.items()}
+        )
+        for values in sums.order_by():
+            key = tuple(values[field] for field in fields)
+            if key not in found:
+                found[key] = values
+                continue
+            for name in SUMS:
+                found[key][name] = _dec(found[key][name]) + _dec(values[name])
+    return found
+
+
 def kpi_rows(
     *,
     start: date,
@@ -96,12 +123,6 @@ def kpi_rows(
     key_field, name_fields = ROLLUP_GROUPS[group_by]
     rows: dict[tuple, KpiRow] = {}
     fields = (key_field, *name_fields, "currency")
-    period = (
-        _rollups(start, end, person)
-        .values(*fields)
-        .annotate(**{name: Sum(column, output_field=EXACT) for name, column in SUMS.items()})
-        .order_by()
-    )
     # WIP is all approved work not yet billed on `end`, however old: its own sum, not limited by `start`.
     # Only cells with WIP can change it, and the partial index holds just those, so no year-long scan.
     wip_cells = _rollups(start if group_by == "month" else None, end, person).exclude(wip_value=0)
@@ -109,7 +130,7 @@ def kpi_rows(
         tuple(values[field] for field in fields): _dec(values["wip"])
         for values in wip_cells.values(*fields).annotate(wip=Sum("wip_value", output_field=EXACT)).order_by()
     }
-    found = {tuple(values[field] for field in fields): values for values in period}
+    found = _period_sums(start, end, person, fields)
     found |= {
         cell: dict(zip(fields, cell, strict=True))
         for cell, value in wip.items()
@@ -264,12 +285,14 @@ def _balance(role: str, end: date, sign: int) -> dict[int, Decimal]:
 
 def days_to_invoice(*, start: date, end: date, person: Person | None = None) -> tuple:
     """Median and p90 days from approval to invoice release, of time approved in the range and billed."""
-    facts = TimeFact.objects.filter(
-        approved_on__gte=start, approved_on__lte=end, days_to_invoice__isnull=False
-    )
-    if person is not None:
-        facts = facts.filter(person_id=person.pk)
-    histogram = dict(facts.values_list("days_to_invoice").annotate(n=Count("pk")).order_by())
+    if person is None:
+        lags = InvoiceLagRollup.objects.filter(approved_on__gte=start, approved_on__lte=end)
+        histogram = dict(lags.values_list("days_to_invoice").annotate(n=Sum("entries")).order_by())
+    else:
+        facts = TimeFact.objects.filter(
+            approved_on__gte=start, approved_on__lte=end, days_to_invoice__isnull=False, person_id=person.pk
+        )
+        histogram = dict(facts.values_list("days_to_invoice").annotate(n=Count("pk")).order_by())
     return percentile(histogram, Decimal("0.5")), percentile(histogram, Decimal("0.9"))
 
 

@@ -18,11 +18,19 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import DecimalField, Exists, OuterRef, Q, Sum
+from django.db.models import Count, DecimalField, Exists, OuterRef, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from analytics.models import DailyRollup, ExpenseFact, GLMonthRollup, RollupState, TimeFact
+from analytics.models import (
+    DailyRollup,
+    ExpenseFact,
+    GLMonthRollup,
+    InvoiceLagRollup,
+    MonthlyRollup,
+    RollupState,
+    TimeFact,
+)
 from billing.choices import InvoiceStatus
 from billing.models import CreditNote, ExpenseBilling, Invoice, OverCapEntry, TimeEntryBilling
 from billing.services.drafts.expenses import rebill_amount
@@ -34,6 +42,7 @@ ZERO = Decimal(0)
 OVERLAP = timedelta(minutes=5)
 CHUNK = 2000
 GL_CHUNK = 50
+LAG_DAYS = 31
 # Approved work counts from approval on; drafts and submissions may still change or disappear.
 COUNTED = (EntryStatus.APPROVED, EntryStatus.BILLED, EntryStatus.WRITTEN_OFF)
 BILLED_STATUSES = (
@@ -195,6 +204,7 @@ ROLLUP_FIELDS = [
     "currency", "hours", "billable_hours", "standard_value", "billed_standard_value", "time_cost",
     "expense_cost", "billed_value", "wip_value",
 ]  # fmt: skip
+MONTH_SUMS = ROLLUP_FIELDS[1:]
 
 
 def _cells_of(model, ids: list[int]) -> set[tuple]:
@@ -203,14 +213,25 @@ def _cells_of(model, ids: list[int]) -> set[tuple]:
 
 
 @transaction.atomic
-def _refresh_time_chunk(ids: list[int], standard: StandardRates) -> set[tuple]:
-    cells = _cells_of(TimeFact, ids)
+def _refresh_time_chunk(ids: list[int], standard: StandardRates) -> tuple[set[tuple], set[date]]:
+    """Rewrite these entries' facts; returns the (day, person, project) cells and the approval days whose
+    counts they were or now are in."""
+    before = TimeFact.objects.filter(time_entry_id__in=ids).values_list(
+        "date", "person_id", "project_id", "approved_on"
+    )
+    cells, approved = set(), set()
+    for day, person, project, approved_on in before:
+        cells.add((day, person, project))
+        approved.add(approved_on)
     facts = _time_facts(ids, standard)
     TimeFact.objects.filter(time_entry_id__in=ids).exclude(time_entry_id__in=[f.pk for f in facts]).delete()
     TimeFact.objects.bulk_create(
         facts, update_conflicts=True, unique_fields=["time_entry_id"], update_fields=TIME_FACT_FIELDS
     )
-    return cells | {(f.date, f.person_id, f.project_id) for f in facts}
+    cells |= {(f.date, f.person_id, f.project_id) for f in facts}
+    approved |= {f.approved_on for f in facts}
+    approved.discard(None)
+    return cells, approved
 
 
 @transaction.atomic
@@ -279,6 +300,59 @@ def _rollup_cells(cells: list[tuple]) -> None:
         update_conflicts=True,
         unique_fields=["date", "person", "project"],
         update_fields=ROLLUP_FIELDS,
+    )
+
+
+@transaction.atomic
+def _rollup_month(month: date, cells: set[tuple[int, int]]) -> None:
+    """Re-sum one month's daily cells of these (person, project) pairs; pairs left without any are deleted.
+
+    One grouped read of the month per call, so a refresh that touched every day costs a query per month.
+    """
+    days = DailyRollup.objects.filter(
+        date__gte=month,
+        date__lt=_month_after(month),
+        person_id__in={person for person, _ in cells},
+        project_id__in={project for _, project in cells},
+    )
+    sums = {}
+    for values in (
+        days.values("person_id", "project_id", "currency")
+        .annotate(**{field: Sum(field) for field in MONTH_SUMS})
+        .order_by()
+    ):
+        key = (values.pop("person_id"), values.pop("project_id"))
+        if key in cells:
+            sums[key] = values
+    stale = cells - set(sums)
+    if stale:
+        current = MonthlyRollup.objects.filter(
+            month=month,
+            person_id__in={person for person, _ in stale},
+            project_id__in={project for _, project in stale},
+        ).values_list("pk", "person_id", "project_id")
+        MonthlyRollup.objects.filter(pk__in=[row[0] for row in current if row[1:] in stale]).delete()
+    for batch in _chunks(sums, CHUNK):
+        MonthlyRollup.objects.bulk_create(
+            [MonthlyRollup(month=month, person_id=key[0], project_id=key[1], **sums[key]) for key in batch],
+            update_conflicts=True,
+            unique_fields=["month", "person", "project"],
+            update_fields=ROLLUP_FIELDS,
+        )
+
+
+@transaction.atomic
+def _rollup_lags(days: list[date]) -> None:
+    """Recount the days-to-invoice histogram of the entries approved on these days."""
+    counts = (
+        TimeFact.objects.filter(approved_on__in=days, days_to_invoice__isnull=False)
+        .values_list("approved_on", "days_to_invoice")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    InvoiceLagRollup.objects.filter(approved_on__in=days).delete()
+    InvoiceLagRollup.objects.bulk_create(
+        InvoiceLagRollup(approved_on=day, days_to_invoice=lag, entries=n) for day, lag, n in counts
     )
 
 
@@ -365,6 +439,8 @@ def refresh_rollups(*, actor=None, full: bool = False) -> RefreshResult:
         TimeFact.objects.all().delete()
         ExpenseFact.objects.all().delete()
         DailyRollup.objects.all().delete()
+        MonthlyRollup.objects.all().delete()
+        InvoiceLagRollup.objects.all().delete()
         entry_ids = TimeEntry.objects.filter(status__in=COUNTED).values_list("pk", flat=True)
         expense_ids = Expense.objects.filter(status__in=COUNTED).values_list("pk", flat=True)
     else:
@@ -408,12 +484,22 @@ def refresh_rollups(*, actor=None, full: bool = False) -> RefreshResult:
             )
         )
     entry_ids, expense_ids = list(entry_ids), list(expense_ids)
+    approved: set[date] = set()
     for chunk in _chunks(entry_ids, CHUNK):
-        cells |= _refresh_time_chunk(chunk, standard)
+        chunk_cells, chunk_days = _refresh_time_chunk(chunk, standard)
+        cells |= chunk_cells
+        approved |= chunk_days
     for chunk in _chunks(expense_ids, CHUNK):
         cells |= _refresh_expense_chunk(chunk)
     for chunk in _chunks(cells, CHUNK):
         _rollup_cells(chunk)
+    months: dict[date, set[tuple[int, int]]] = defaultdict(set)
+    for day, person, project in cells:
+        months[day.replace(day=1)].add((person, project))
+    for month in sorted(months):
+        _rollup_month(month, months[month])
+    for days in _chunks(approved, LAG_DAYS):
+        _rollup_lags(days)
     result.entries, result.expenses, result.cells = len(entry_ids), len(expense_ids), len(cells)
     _advance(WORK, started, last_entries=result.entries, last_cells=result.cells)
 

@@ -1,13 +1,14 @@
 """AR aging: what each client owes as of a day, by how long it is past due."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from core.errors import ValidationFailed
-from core.money import quantize
+from core.money import minor_unit_exponent, quantize
 from ledger.models import Allocation, ArItem, LegalEntity
 
 ZERO = Decimal(0)
@@ -54,11 +55,7 @@ def open_values(*, legal_entity: LegalEntity, as_of: date, basis: str = "transac
     In the functional basis an item still fully open counts at exactly its booked functional amount;
     a partly settled one at open × booking rate, rounded to the functional currency.
     """
-    if basis not in ("transaction", "functional"):
-        raise ValidationFailed(
-            f"The aging basis is 'transaction' or 'functional', not '{basis}'.",
-            fields={"basis": ["Use 'transaction' or 'functional'."]},
-        )
+    _check_basis(basis)
     functional = legal_entity.functional_currency
     rows = []
     for row in open_items_as_of(legal_entity=legal_entity, as_of=as_of).values(
@@ -119,28 +116,100 @@ def ar_aging(*, legal_entity: LegalEntity, as_of: date, basis: str = "transactio
     Returns {"as_of", "basis", "rows": [...], "totals": [...]}; each row is {client_id, client_name,
     currency, current, 1_30, 31_60, 61_90, over_90, unapplied, total}, totals have client_id None.
     """
-    rows: dict[tuple, dict] = {}
+    _check_basis(basis)
+    rows: dict[int, dict] = {}
     totals: dict[str, dict] = {}
-    for item in open_values(legal_entity=legal_entity, as_of=as_of, basis=basis):
-        key = (item["client__name"], item["client_id"], item["currency"])
+    for client_id, client_name, currency, bucket, amount in _bucket_sums(legal_entity, as_of, basis):
+        amount = quantize(amount if isinstance(amount, Decimal) else Decimal(str(amount)), currency)
+        key = (client_id, currency)
         if key not in rows:
-            rows[key] = _row(item["client_id"], item["client__name"], item["currency"])
-        if item["currency"] not in totals:
-            totals[item["currency"]] = _row(None, "Total", item["currency"])
-        if item["open"] < 0:
-            bucket = "unapplied"
-        else:
-            days_past_due = (as_of - item["due_date"]).days
-            bucket = next((name for limit, name in LIMITS if days_past_due <= limit), "over_90")
-        for target in (rows[key], totals[item["currency"]]):
-            target[bucket] += item["open"]
-            target["total"] += item["open"]
+            rows[key] = _row(client_id, client_name, currency)
+        if currency not in totals:
+            totals[currency] = _row(None, "Total", currency)
+        for target in (rows[key], totals[currency]):
+            target[bucket] += amount
+            target["total"] += amount
     return {
         "as_of": as_of,
         "basis": basis,
-        "rows": [rows[key] for key in sorted(rows)],
+        "rows": sorted(
+            rows.values(), key=lambda row: (row["client_name"], row["client_id"], row["currency"])
+        ),
         "totals": [totals[currency] for currency in sorted(totals)],
     }
+
+
+# Open as of the day = open now + what allocations dated later took off (debit side) or put back
+# (credit side), so only the later allocations are read, not the whole allocation history: the stored
+# `open_amount` is amount − Σ allocations, which `check_invariants` verifies. Items closed now count
+# only when a later allocation touched them. Summed per client, currency and bucket in the database.
+_BUCKET_SUMS = """
+    WITH later AS (
+        SELECT item_id, sum(applied) AS applied FROM (
+            SELECT debit_item_id AS item_id, amount AS applied FROM {allocation}
+             WHERE legal_entity_id = %(entity)s AND date > %(as_of)s
+            UNION ALL
+            SELECT credit_item_id, -amount FROM {allocation}
+             WHERE legal_entity_id = %(entity)s AND date > %(as_of)s
+        ) touched GROUP BY item_id
+    ), items AS (
+        SELECT a.client_id, a.currency, a.due_date, a.amount, a.functional_amount, a.rate,
+               a.open_amount + coalesce(later.applied, 0) AS open_as_of
+          FROM {item} a LEFT JOIN later ON later.item_id = a.id
+         WHERE a.legal_entity_id = %(entity)s AND a.date <= %(as_of)s AND a.open_amount <> 0
+        UNION ALL
+        SELECT a.client_id, a.currency, a.due_date, a.amount, a.functional_amount, a.rate, later.applied
+          FROM later JOIN {item} a ON a.id = later.item_id
+         WHERE a.legal_entity_id = %(entity)s AND a.date <= %(as_of)s AND a.open_amount = 0
+    )
+    SELECT aged.client_id, client.name, aged.currency, aged.bucket, sum(aged.value) FROM (
+        SELECT client_id, {currency} AS currency,
+               CASE WHEN open_as_of < 0 THEN 'unapplied' {buckets} ELSE 'over_90' END AS bucket,
+               {value} AS value
+          FROM items WHERE open_as_of <> 0
+    ) aged JOIN {client} client ON client.id = aged.client_id
+     GROUP BY aged.client_id, client.name, aged.currency, aged.bucket
+"""
+
+
+def _bucket_sums(legal_entity: LegalEntity, as_of: date, basis: str) -> list[tuple]:
+    params = {"entity": legal_entity.pk, "as_of": as_of}
+    buckets = []
+    for limit, name in LIMITS:
+        # Days past due ≤ limit ⇔ due on or after as_of − limit.
+        params[f"due_{name}"] = as_of - timedelta(days=limit)
+        buckets.append(f"WHEN due_date >= %(due_{name})s THEN '{name}'")
+    if basis == "functional":
+        # Fully open: exactly its booked functional amount; partly settled: open × booking rate, rounded
+        # once per item (half away from zero, as `quantize`).
+        params["functional"] = legal_entity.functional_currency
+        params["exponent"] = minor_unit_exponent(legal_entity.functional_currency)
+        currency = "%(functional)s"
+        value = (
+            "CASE WHEN open_as_of = amount THEN functional_amount"
+            " ELSE round(open_as_of * rate, %(exponent)s) END"
+        )
+    else:
+        currency, value = "currency", "open_as_of"
+    sql = _BUCKET_SUMS.format(
+        allocation=Allocation._meta.db_table,
+        item=ArItem._meta.db_table,
+        client=ArItem._meta.get_field("client").related_model._meta.db_table,
+        currency=currency,
+        buckets=" ".join(buckets),
+        value=value,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _check_basis(basis: str) -> None:
+    if basis not in ("transaction", "functional"):
+        raise ValidationFailed(
+            f"The aging basis is 'transaction' or 'functional', not '{basis}'.",
+            fields={"basis": ["Use 'transaction' or 'functional'."]},
+        )
 
 
 def _row(client_id, client_name, currency) -> dict:

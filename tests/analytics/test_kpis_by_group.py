@@ -118,6 +118,14 @@ def test_days_to_invoice(rolled_up):
     # days; the non-billable entry is never invoiced. Median 29, p90 30.
     (usd,) = kpi_report(group_by="month", **WEEK)["totals"]
     assert (usd["days_to_invoice"], usd["days_to_invoice_p90"]) == (D("29.00"), D("30.00"))
+    # The firm's figure reads the per-day histogram the refresh keeps.
+    from analytics.models import InvoiceLagRollup
+
+    assert set(InvoiceLagRollup.objects.values_list("approved_on", "days_to_invoice", "entries")) == {
+        (date(2026, 3, 2), 30, 1),
+        (date(2026, 3, 3), 29, 1),
+        (date(2026, 3, 4), 28, 1),
+    }
 
 
 def test_an_empty_range_has_no_rows_but_people_with_capacity(db, people):
@@ -127,3 +135,28 @@ def test_an_empty_range_has_no_rows_but_people_with_capacity(db, people):
         "Sam Senior": D("0.00"),
     }
     assert kpi_report(group_by="client", start=date(2026, 3, 2), end=date(2026, 3, 6))["rows"] == []
+
+
+WORK = ("hours", "billable_hours", "standard_value", "billed_value", "cost", "wip")
+
+
+@pytest.mark.parametrize(
+    "start,end",
+    [
+        (date(2026, 3, 1), date(2026, 3, 31)),  # a whole month: the monthly rollup alone
+        (date(2026, 2, 15), date(2026, 4, 10)),  # daily cells for the edges, March whole
+        (date(2026, 3, 2), date(2026, 4, 30)),  # starts mid-March: March from days, April whole
+    ],
+)
+def test_whole_months_read_the_monthly_rollup_and_agree_with_the_days(rolled_up, start, end):
+    from analytics.models import DailyRollup, MonthlyRollup
+
+    by_person = {row["name"]: row for row in kpi_report(group_by="person", start=start, end=end)["rows"]}
+    assert {name: by_person["Sam Senior"][name] for name in WORK} == {name: SAM[name] for name in WORK}
+    assert {name: by_person["Ana Analyst"][name] for name in WORK} == {name: ANA[name] for name in WORK}
+    assert MonthlyRollup.objects.filter(month=date(2026, 3, 1)).count() == 2
+    # Without the daily cells only what the monthly rollup holds is left: all of it for a whole March.
+    DailyRollup.objects.all().delete()
+    (usd,) = kpi_report(group_by="month", start=start, end=end)["totals"]
+    whole_march = start.day == 1 or start < date(2026, 3, 1)
+    assert usd["hours"] == (FIRM["hours"] if whole_march else D("0.00"))

@@ -18,7 +18,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import analytics.services as rollup_services
-from analytics.models import DailyRollup, ExpenseFact, GLMonthRollup, TimeFact
+from analytics.models import (
+    DailyRollup,
+    ExpenseFact,
+    GLMonthRollup,
+    InvoiceLagRollup,
+    MonthlyRollup,
+    TimeFact,
+)
 from analytics.services import rebuild_rollups, refresh_rollups
 from billing.choices import HoldStatus
 from billing.models import Invoice, OverCapEntry
@@ -72,6 +79,8 @@ def snapshot() -> dict:
 
     return {
         "daily": rows(DailyRollup, ["date", "person_id", "project_id"]),
+        "monthly": rows(MonthlyRollup, ["month", "person_id", "project_id"]),
+        "lags": rows(InvoiceLagRollup, ["approved_on", "days_to_invoice"]),
         "time": rows(TimeFact, ["time_entry_id"]),
         "expense": rows(ExpenseFact, ["expense_id"]),
         "gl": rows(GLMonthRollup, ["account_id", "month", "client_id", "project_id"]),

@@ -99,6 +99,9 @@ class TimeEntry(models.Model):
             ),
             models.Index(fields=["person", "date"], name="time_entry_person_date"),
             models.Index(fields=["project", "date"], name="time_entry_project_date"),
+            # The API's cursor pages (newest first, id as tie-break), read backwards: without it the first
+            # page of a firm's million entries sorted all of them (1.6 s).
+            models.Index(fields=["date", "id"], name="time_entry_date_id"),
         ]
 
     def __str__(self):

@@ -99,8 +99,11 @@ def start_revenue_run(*, actor, legal_entity, period_end: date) -> RevenueRun:
 def _inputs(contract_ids, as_of: date) -> dict:
     """Set-wise inputs of a chunk: delivered cost and hours, billable value by role, accepted milestones,
     billed amounts."""
+    # By the chunk's project ids, not through the project join: PostgreSQL then reads the chunk's entries by
+    # the (project, date) index instead of scanning every entry of the firm once per chunk.
+    project_ids = list(Project.objects.filter(contract_id__in=contract_ids).values_list("id", flat=True))
     time = (
-        TimeEntry.objects.filter(project__contract_id__in=contract_ids, status__in=DELIVERED, date__lte=as_of)
+        TimeEntry.objects.filter(project_id__in=project_ids, status__in=DELIVERED, date__lte=as_of)
         .values("project__contract_id", "role_id", "billable", "task__name", "task__parent__name")
         .annotate(
             total_hours=Sum("hours"),
@@ -123,7 +126,7 @@ def _inputs(contract_ids, as_of: date) -> dict:
             value[(contract, role)] += Decimal(str(row["total_value"] or 0))
     expense_value, expense_cost = defaultdict(lambda: ZERO), defaultdict(lambda: ZERO)
     for contract, amount, markup, billable, currency in Expense.objects.filter(
-        project__contract_id__in=contract_ids, status__in=DELIVERED, date__lte=as_of
+        project_id__in=project_ids, status__in=DELIVERED, date__lte=as_of
     ).values_list(
         "project__contract_id", "converted_amount", "markup_percent", "billable", "project_currency"
     ):
@@ -134,7 +137,7 @@ def _inputs(contract_ids, as_of: date) -> dict:
             expense_cost[contract] += amount
     accepted = defaultdict(set)
     for contract, name, accepted_at in Milestone.objects.filter(
-        project__contract_id__in=contract_ids, status=MilestoneStatus.ACCEPTED
+        project_id__in=project_ids, status=MilestoneStatus.ACCEPTED
     ).values_list("project__contract_id", "name", "accepted_at"):
         if accepted_at is None or timezone.localdate(accepted_at) <= as_of:
             accepted[contract].add(name)

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.template.loader import render_to_string
-from weasyprint import HTML
 
 from billing.choices import InvoiceStatus
 from billing.models import Invoice, TimeEntryBilling
 from billing.services.tax import tax_codes_of, tax_summary
 from core.money import format_money, minor_unit_exponent
+from core.pdf import print_pdf
 
 ZERO = Decimal(0)
 TEMPLATE = "billing/pdf/invoice.html"
@@ -143,4 +143,4 @@ def invoice_context(invoice: Invoice, *, time_detail: bool = False) -> dict:
 def render_invoice_pdf(invoice: Invoice, *, time_detail: bool = False) -> bytes:
     """The invoice as PDF bytes; `time_detail` adds an appendix listing the time entries it bills."""
     html = render_to_string(TEMPLATE, invoice_context(invoice, time_detail=time_detail))
-    return HTML(string=html).write_pdf()
+    return print_pdf(html)

@@ -8,9 +8,9 @@ from datetime import date
 from decimal import Decimal
 
 from django.template.loader import render_to_string
-from weasyprint import HTML
 
 from core.money import format_money, quantize
+from core.pdf import print_pdf
 from ledger.choices import ArItemKind
 from ledger.models import ArItem, DunningNotice, DunningPolicy, LegalEntity
 
@@ -70,7 +70,7 @@ def notice_letter_context(notice: DunningNotice) -> dict:
 
 
 def render_notice_pdf(notice: DunningNotice) -> bytes:
-    return HTML(string=render_to_string(NOTICE_TEMPLATE, notice_letter_context(notice))).write_pdf()
+    return print_pdf(render_to_string(NOTICE_TEMPLATE, notice_letter_context(notice)))
 
 
 def statement_context(*, client, as_of: date) -> dict:
@@ -129,6 +129,4 @@ def statement_context(*, client, as_of: date) -> dict:
 
 
 def render_statement_pdf(*, client, as_of: date) -> bytes:
-    return HTML(
-        string=render_to_string(STATEMENT_TEMPLATE, statement_context(client=client, as_of=as_of))
-    ).write_pdf()
+    return print_pdf(render_to_string(STATEMENT_TEMPLATE, statement_context(client=client, as_of=as_of)))
